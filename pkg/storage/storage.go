@@ -1,0 +1,72 @@
+// Package storage is the one interface marketrail reads and writes through, with an S3
+// bucket and a local folder behind it. A local folder laid out as `aws s3 sync` leaves a
+// bucket gives the same keys, the same listings and the same bytes as the bucket itself, so
+// everything above this package works the same on both.
+//
+// Keys are relative to the storage's root (the bucket plus an optional prefix, or the
+// folder), '/'-separated, without a leading '/'.
+package storage
+
+import (
+	"context"
+	"errors"
+	"io"
+	"io/fs"
+	"iter"
+	"time"
+)
+
+// Storage is an S3-like object store rooted at a bucket prefix or a local folder.
+type Storage interface {
+	// List streams the entries whose keys start with prefix, one page at a time, so a huge
+	// folder is never held in memory. With delim false it yields every object below prefix;
+	// with delim true it stops at the next '/' after prefix and yields each deeper level once,
+	// as a prefix entry (like S3's ListObjectsV2 with Delimiter "/"). A listing error is
+	// yielded once, as the last item.
+	List(ctx context.Context, prefix string, delim bool) iter.Seq2[Entry, error]
+
+	// Load calls fn with a reader of the object's content. When the read breaks off and is
+	// retried, fn runs again from the start with a fresh reader, so fn must begin from
+	// scratch each time: a retry re-streams, it never counts anything twice. Load returns
+	// fn's error, or an error wrapping ErrNotExist or ErrArchived.
+	Load(ctx context.Context, key string, fn func(io.Reader) error) error
+
+	// Put stores size bytes read from r under key, atomically: a reader sees the old object
+	// or the whole new one, never a part of it. r may be read more than once (after Seek).
+	Put(ctx context.Context, key string, r io.ReadSeeker, size int64) error
+
+	// Delete removes key. Deleting a key that does not exist is not an error.
+	Delete(ctx context.Context, key string) error
+
+	// String names the root for messages: s3://bucket/prefix or a folder path.
+	String() string
+}
+
+// Entry is one item of a listing: an object, or (with delim) a common prefix.
+type Entry struct {
+	Key          string // the object's key, or the prefix ending in '/'
+	IsPrefix     bool   // Key is a common prefix, not an object
+	Size         int64
+	ETag         string // S3's ETag without quotes; for a local file, size and mtime
+	ModTime      time.Time
+	StorageClass string // S3 storage class; "" locally and for STANDARD
+}
+
+var (
+	// ErrNotExist is wrapped by errors for a key that does not exist.
+	ErrNotExist = fs.ErrNotExist
+	// ErrArchived is wrapped by Load's error for an object in an archive storage class
+	// (Glacier Flexible Retrieval, Deep Archive) that must be restored before it can be read.
+	ErrArchived = errors.New("object is archived and must be restored before it can be read")
+)
+
+// ReadAll loads a whole (small) object, such as a manifest, into memory.
+func ReadAll(ctx context.Context, s Storage, key string) ([]byte, error) {
+	var b []byte
+	err := s.Load(ctx, key, func(r io.Reader) error {
+		var err error
+		b, err = io.ReadAll(r)
+		return err
+	})
+	return b, err
+}

@@ -1,0 +1,96 @@
+#!/usr/bin/env bash
+# Runs every marketrail test, installing what the tests need on a fresh machine:
+#   - versitygw (the real S3-compatible server the integration tests talk to), built with
+#     `go install` through the Go module proxy and cached between runs;
+#   - a C toolchain for DuckDB (duckdb-go, a test-only cgo dependency), from Debian if absent.
+# It starts versitygw on 127.0.0.1 with a temporary folder, runs gofmt, go vet, the tests
+# (with -race), short fuzz runs of every parser, and one iteration of every benchmark, then
+# stops the server.
+#
+# Usage: scripts/test.sh            everything
+#        FUZZTIME=30s scripts/test.sh   longer fuzz runs (default 10s per target)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+VERSITYGW_VERSION=v1.8.0
+FUZZTIME=${FUZZTIME:-10s}
+CACHE=${XDG_CACHE_HOME:-$HOME/.cache}/marketrail
+export GOFLAGS=${GOFLAGS:--buildvcs=false}
+
+say() { printf '==> %s\n' "$*" >&2; }
+
+# --- tools -----------------------------------------------------------------------------------
+command -v go >/dev/null || { echo "test.sh: Go is required (https://go.dev/dl)" >&2; exit 1; }
+if ! command -v gcc >/dev/null || ! command -v g++ >/dev/null; then
+	say "installing a C/C++ toolchain for DuckDB (cgo)"
+	apt-get update -qq && apt-get install -y -qq gcc g++ >/dev/null
+fi
+if ! command -v curl >/dev/null; then
+	apt-get update -qq && apt-get install -y -qq curl >/dev/null
+fi
+VGW=$CACHE/bin/versitygw-$VERSITYGW_VERSION
+if [ ! -x "$VGW" ]; then
+	say "installing versitygw $VERSITYGW_VERSION (go install; about a minute the first time)"
+	mkdir -p "$CACHE/bin"
+	GOBIN=$CACHE/tmpbin go install "github.com/versity/versitygw/cmd/versitygw@$VERSITYGW_VERSION"
+	mv "$CACHE/tmpbin/versitygw" "$VGW"
+fi
+
+# --- the S3 server ---------------------------------------------------------------------------
+WORK=$(mktemp -d)
+VGW_PID=""
+cleanup() {
+	if [ -n "$VGW_PID" ]; then kill "$VGW_PID" 2>/dev/null || true; wait "$VGW_PID" 2>/dev/null || true; fi
+	rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+mkdir -p "$WORK/s3"
+export MARKETRAIL_TEST_S3_ACCESS_KEY=marketrailtest
+export MARKETRAIL_TEST_S3_SECRET_KEY=marketrailtestsecret
+for attempt in 1 2 3 4 5; do
+	PORT=$((20000 + RANDOM % 20000))
+	"$VGW" --access "$MARKETRAIL_TEST_S3_ACCESS_KEY" --secret "$MARKETRAIL_TEST_S3_SECRET_KEY" \
+		--port "127.0.0.1:$PORT" posix "$WORK/s3" >"$WORK/versitygw.log" 2>&1 &
+	VGW_PID=$!
+	# versitygw answers 403 on / once it is ready.
+	for _ in $(seq 1 100); do
+		code=$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$PORT/" || true)
+		[ "$code" = 403 ] && break
+		kill -0 "$VGW_PID" 2>/dev/null || break
+		sleep 0.1
+	done
+	[ "${code:-}" = 403 ] && break
+	kill "$VGW_PID" 2>/dev/null || true; wait "$VGW_PID" 2>/dev/null || true; VGW_PID=""
+done
+if [ -z "$VGW_PID" ]; then
+	echo "test.sh: versitygw did not start:" >&2; cat "$WORK/versitygw.log" >&2; exit 1
+fi
+export MARKETRAIL_TEST_S3_ENDPOINT=http://127.0.0.1:$PORT
+say "versitygw $VERSITYGW_VERSION on $MARKETRAIL_TEST_S3_ENDPOINT (pid $VGW_PID)"
+
+# --- checks ----------------------------------------------------------------------------------
+say "gofmt"
+bad=$(gofmt -l $(git ls-files '*.go' 2>/dev/null || find . -name '*.go'))
+if [ -n "$bad" ]; then echo "gofmt would change: $bad" >&2; exit 1; fi
+
+say "go vet"
+go vet ./...
+
+say "go test -race"
+go test -race -count=1 ./...
+
+say "fuzz ($FUZZTIME per target)"
+for pkg in $(go list ./...); do
+	dir=$(go list -f '{{.Dir}}' "$pkg")
+	for target in $(grep -ho '^func Fuzz[A-Za-z0-9_]*' "$dir"/*_test.go 2>/dev/null | sed 's/^func //'); do
+		say "  $pkg $target"
+		go test -run='^$' -fuzz="^${target}\$" -fuzztime="$FUZZTIME" "$pkg" >"$WORK/fuzz.log" 2>&1 || {
+			cat "$WORK/fuzz.log" >&2; exit 1; }
+	done
+done
+
+say "benchmarks (one iteration each; timings are not checked)"
+go test -run='^$' -bench=. -benchtime=1x ./... >"$WORK/bench.log" 2>&1 || { cat "$WORK/bench.log" >&2; exit 1; }
+
+say "all tests passed"
