@@ -1,6 +1,6 @@
 module github.com/marketrail/marketrail
 
-go 1.26
+go 1.26.0
 
 require (
 	github.com/andybalholm/brotli v1.2.0 // indirect

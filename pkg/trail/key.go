@@ -27,21 +27,18 @@ type Folder struct {
 	Region  string // e.g. us-east-1
 }
 
+// LogsFolder returns the key of an account's CloudTrail/ folder, whose sub-folders are
+// regions: AWSLogs/[o-ORGID/]ACCOUNT/CloudTrail/.
+func LogsFolder(org, account string) string {
+	if org != "" {
+		return Root + org + "/" + account + "/" + KindLogs + "/"
+	}
+	return Root + account + "/" + KindLogs + "/"
+}
+
 // Base returns the folder's key below the bucket prefix, ending in the region and "/":
 // AWSLogs/[o-ORGID/]ACCOUNT/CloudTrail/REGION/.
-func (f Folder) Base() string {
-	var b strings.Builder
-	b.WriteString(Root)
-	if f.OrgID != "" {
-		b.WriteString(f.OrgID)
-		b.WriteByte('/')
-	}
-	b.WriteString(f.Account)
-	b.WriteString("/" + KindLogs + "/")
-	b.WriteString(f.Region)
-	b.WriteByte('/')
-	return b.String()
-}
+func (f Folder) Base() string { return LogsFolder(f.OrgID, f.Account) + f.Region + "/" }
 
 // DayPrefix returns the key prefix of the folder's delivery folder for day d:
 // AWSLogs/[o-ORGID/]ACCOUNT/CloudTrail/REGION/YYYY/MM/DD/.

@@ -1,0 +1,166 @@
+// Package report defines the run summary: the one JSON document marketrail prints at the end
+// of a run and writes with --report. Fields are only ever added to it, never renamed, so a
+// scheduler or dashboard that reads it keeps working. docs/report.md describes every field.
+package report
+
+import (
+	"encoding/json"
+	"maps"
+	"slices"
+	"time"
+)
+
+// Exit statuses, as documented in --help and the README.
+const (
+	ExitOK          = 0   // every object was read and every event written
+	ExitFatal       = 1   // the run could not do its job (credentials, bucket, destination)
+	ExitUsage       = 2   // bad command line
+	ExitObjectsFail = 3   // finished, but some objects could not be read; they are listed
+	ExitSIGINT      = 130 // interrupted by SIGINT
+	ExitSIGTERM     = 143 // interrupted by SIGTERM
+)
+
+// Status values of Report.Status.
+const (
+	StatusOK            = "ok"
+	StatusFailedObjects = "failed_objects"
+	StatusFatal         = "fatal"
+	StatusInterrupted   = "interrupted"
+)
+
+// Report is the summary of one run.
+type Report struct {
+	Tool     string    `json:"tool"`     // always "marketrail"
+	Version  string    `json:"version"`  // marketrail's version
+	Source   string    `json:"source"`   // where log files were read from
+	Dest     string    `json:"dest"`     // where Parquet was written
+	From     string    `json:"from"`     // first delivery day of the window, YYYY-MM-DD
+	To       string    `json:"to"`       // last delivery day of the window, YYYY-MM-DD
+	Started  time.Time `json:"started"`  // when the run began (UTC)
+	Finished time.Time `json:"finished"` // when it ended (UTC)
+	Elapsed  float64   `json:"elapsed_seconds"`
+	Status   string    `json:"status"`          // ok, failed_objects, fatal, interrupted
+	ExitCode int       `json:"exit_code"`       // the process's exit status
+	Error    string    `json:"error,omitempty"` // the fatal error, if any
+	Folders  int       `json:"trail_folders"`   // account/region folders discovered
+	Totals   Counts    `json:"totals"`          // the sum over Days
+	Days     []*Day    `json:"days"`            // one entry per delivery day, in order
+}
+
+// Counts are the figures kept per delivery day and in total.
+type Counts struct {
+	ObjectsListed     int64            `json:"objects_listed"`     // objects found in the day folders
+	LogFilesRead      int64            `json:"log_files_read"`     // log files read to the end without error
+	ObjectsSkipped    map[string]int64 `json:"objects_skipped"`    // objects not read, by reason
+	ObjectsFailed     int64            `json:"objects_failed"`     // log files that could not be read; see failures
+	BytesRead         int64            `json:"bytes_read"`         // bytes read from storage (compressed)
+	BytesDecompressed int64            `json:"bytes_decompressed"` // JSON bytes after decompression
+	RecordsScanned    int64            `json:"records_scanned"`    // CloudTrail records seen
+	EventsMatched     int64            `json:"events_matched"`     // records selected by the event-source filter
+	EventsInvalid     int64            `json:"events_invalid"`     // selected records that could not become rows; see invalid_events
+	DuplicatesDropped int64            `json:"duplicates_dropped"` // copies of an eventID already seen that day
+	RowsWritten       map[string]int64 `json:"rows_written"`       // rows per table
+}
+
+// Add adds o to c.
+func (c *Counts) Add(o Counts) {
+	c.ObjectsListed += o.ObjectsListed
+	c.LogFilesRead += o.LogFilesRead
+	c.ObjectsFailed += o.ObjectsFailed
+	c.BytesRead += o.BytesRead
+	c.BytesDecompressed += o.BytesDecompressed
+	c.RecordsScanned += o.RecordsScanned
+	c.EventsMatched += o.EventsMatched
+	c.EventsInvalid += o.EventsInvalid
+	c.DuplicatesDropped += o.DuplicatesDropped
+	c.ObjectsSkipped = addMap(c.ObjectsSkipped, o.ObjectsSkipped)
+	c.RowsWritten = addMap(c.RowsWritten, o.RowsWritten)
+}
+
+func addMap(dst, src map[string]int64) map[string]int64 {
+	if dst == nil {
+		dst = map[string]int64{}
+	}
+	for k, v := range src {
+		dst[k] += v
+	}
+	return dst
+}
+
+// Day is the report of one delivery day.
+type Day struct {
+	DeliveryDay string `json:"delivery_day"` // YYYY-MM-DD
+	Counts
+	Failures      []Failure                   `json:"failures"`       // objects that failed, with why
+	InvalidEvents []Failure                   `json:"invalid_events"` // selected records that could not become rows
+	Partitions    map[string]map[string]int64 `json:"partitions"`     // table → event_date → rows written
+	Files         []string                    `json:"files"`          // files written, relative to the destination
+	Elapsed       float64                     `json:"elapsed_seconds"`
+}
+
+// Failure names an object (and, for a record, its index) and why it could not be used.
+type Failure struct {
+	Key    string `json:"key"`
+	Record *int   `json:"record,omitempty"`
+	Reason string `json:"reason"`
+}
+
+// NewDay returns an empty day report with its maps made, so it encodes as {} not null.
+func NewDay(day string) *Day {
+	return &Day{
+		DeliveryDay:   day,
+		Counts:        Counts{ObjectsSkipped: map[string]int64{}, RowsWritten: map[string]int64{}},
+		Failures:      []Failure{},
+		InvalidEvents: []Failure{},
+		Partitions:    map[string]map[string]int64{},
+		Files:         []string{},
+	}
+}
+
+// Finish computes the totals, status and exit code. fatal is the error that stopped the run
+// (nil if none); interrupted is the exit code of the signal that stopped it (0 if none).
+func (r *Report) Finish(fatal error, interrupted int) {
+	r.Finished = time.Now().UTC()
+	r.Elapsed = r.Finished.Sub(r.Started).Seconds()
+	r.Totals = Counts{ObjectsSkipped: map[string]int64{}, RowsWritten: map[string]int64{}}
+	slices.SortFunc(r.Days, func(a, b *Day) int {
+		switch {
+		case a.DeliveryDay < b.DeliveryDay:
+			return -1
+		case a.DeliveryDay > b.DeliveryDay:
+			return 1
+		}
+		return 0
+	})
+	for _, d := range r.Days {
+		r.Totals.Add(d.Counts)
+	}
+	switch {
+	case interrupted != 0:
+		r.Status, r.ExitCode = StatusInterrupted, interrupted
+	case fatal != nil:
+		r.Status, r.ExitCode = StatusFatal, ExitFatal
+	case r.Totals.ObjectsFailed > 0:
+		r.Status, r.ExitCode = StatusFailedObjects, ExitObjectsFail
+	default:
+		r.Status, r.ExitCode = StatusOK, ExitOK
+	}
+	if fatal != nil {
+		r.Error = fatal.Error()
+	}
+	if r.Days == nil {
+		r.Days = []*Day{}
+	}
+}
+
+// JSON returns the report as indented JSON with a trailing newline.
+func (r *Report) JSON() []byte {
+	b, err := json.MarshalIndent(r, "", "  ")
+	if err != nil {
+		panic(err) // the types above always marshal
+	}
+	return append(b, '\n')
+}
+
+// Tables lists the tables a day wrote rows to, sorted.
+func (d *Day) Tables() []string { return slices.Sorted(maps.Keys(d.Partitions)) }
