@@ -1,0 +1,79 @@
+package report
+
+import (
+	"encoding/json"
+	"errors"
+	"os"
+	"reflect"
+	"strings"
+	"testing"
+)
+
+// TestDocsListEveryField: docs/report.md names every JSON field the report writes.
+func TestDocsListEveryField(t *testing.T) {
+	doc, err := os.ReadFile("../../docs/report.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var walk func(reflect.Type)
+	seen := map[string]bool{}
+	walk = func(ty reflect.Type) {
+		for ty.Kind() == reflect.Pointer || ty.Kind() == reflect.Slice {
+			ty = ty.Elem()
+		}
+		if ty.Kind() != reflect.Struct || seen[ty.Name()] {
+			return
+		}
+		seen[ty.Name()] = true
+		for i := range ty.NumField() {
+			f := ty.Field(i)
+			name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
+			if name != "" && name != "-" && !strings.Contains(string(doc), "`"+name+"`") {
+				t.Errorf("docs/report.md does not describe field %q (%s.%s)", name, ty.Name(), f.Name)
+			}
+			walk(f.Type)
+		}
+	}
+	walk(reflect.TypeOf(Report{}))
+}
+
+func TestFinish(t *testing.T) {
+	d1, d2 := NewDay("2024-03-02"), NewDay("2024-03-01")
+	d1.ObjectsListed, d1.ObjectsSkipped["not_log_file"], d1.RowsWritten["events"] = 3, 1, 5
+	d2.ObjectsListed, d2.ObjectsFailed, d2.RowsWritten["events"] = 2, 1, 7
+	tests := []struct {
+		fatal       error
+		interrupted int
+		status      string
+		code        int
+	}{
+		{nil, 0, StatusFailedObjects, 3},
+		{errors.New("boom"), 0, StatusFatal, 1},
+		{nil, ExitSIGTERM, StatusInterrupted, 143},
+	}
+	for _, tt := range tests {
+		r := &Report{Days: []*Day{d1, d2}}
+		r.Finish(tt.fatal, tt.interrupted)
+		if r.Status != tt.status || r.ExitCode != tt.code {
+			t.Errorf("Finish(%v, %d) = %s/%d, want %s/%d", tt.fatal, tt.interrupted, r.Status, r.ExitCode, tt.status, tt.code)
+		}
+		if r.Totals.ObjectsListed != 5 || r.Totals.RowsWritten["events"] != 12 || r.Totals.ObjectsSkipped["not_log_file"] != 1 {
+			t.Errorf("totals %+v", r.Totals)
+		}
+		if r.Days[0].DeliveryDay != "2024-03-01" {
+			t.Errorf("days not in date order")
+		}
+	}
+	r := &Report{Days: []*Day{NewDay("2024-03-01")}}
+	r.Finish(nil, 0)
+	if r.Status != StatusOK || r.ExitCode != 0 {
+		t.Errorf("clean run: %s/%d", r.Status, r.ExitCode)
+	}
+	var back map[string]any
+	if err := json.Unmarshal(r.JSON(), &back); err != nil {
+		t.Fatal(err)
+	}
+	if day := back["days"].([]any)[0].(map[string]any); day["failures"] == nil || day["partitions"] == nil {
+		t.Errorf("empty lists and maps must encode as [] and {}, not null: %v", day)
+	}
+}
