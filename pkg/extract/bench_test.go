@@ -1,0 +1,100 @@
+package extract
+
+import (
+	"bytes"
+	"io"
+	"sync"
+	"testing"
+
+	kgzip "github.com/klauspost/compress/gzip"
+)
+
+// benchInput is a synthetic CloudTrail file of about 20 MB with records of about 1.5 KB, 1%
+// of them Marketplace events and 0.5% decoys that mention Marketplace elsewhere, and its
+// gzip compression by klauspost/compress at the default level (as CloudTrail compresses with
+// a standard deflate encoder).
+var benchInput = sync.OnceValues(func() (text, gz []byte) {
+	text, _ = genTrail(42, 20<<20, 0.01, 0.005)
+	var b bytes.Buffer
+	w := kgzip.NewWriter(&b)
+	w.Write(text)
+	w.Close()
+	return text, b.Bytes()
+})
+
+// BenchmarkInflate measures inflating alone, reading through Reader in the Scanner's buffer size.
+func BenchmarkInflate(b *testing.B) {
+	text, gz := benchInput()
+	var r Reader
+	src := bytes.NewReader(gz)
+	buf := make([]byte, initialBufferSize)
+	b.SetBytes(int64(len(text)))
+	b.ReportAllocs()
+	for b.Loop() {
+		src.Reset(gz)
+		if err := r.Reset(src); err != nil {
+			b.Fatal(err)
+		}
+		for {
+			_, err := r.Read(buf)
+			if err == io.EOF {
+				break
+			}
+			if err != nil {
+				b.Fatal(err)
+			}
+		}
+		if r.BytesOut() != int64(len(text)) {
+			b.Fatalf("inflated %d bytes, want %d", r.BytesOut(), len(text))
+		}
+	}
+}
+
+// benchScan scans the benchmark file, plain or gzipped, with or without the Filter, and
+// reports throughput in bytes of JSON text and allocations per whole file.
+func benchScan(b *testing.B, compressed, filter bool) {
+	text, gz := benchInput()
+	body := text
+	if compressed {
+		body = gz
+	}
+	var r Reader
+	s := NewScanner(nil)
+	f := NewFilter(nil)
+	src := bytes.NewReader(body)
+	wantRecords, wantMatches := -1, -1
+	b.SetBytes(int64(len(text)))
+	b.ReportAllocs()
+	for b.Loop() {
+		src.Reset(body)
+		if err := r.Reset(src); err != nil {
+			b.Fatal(err)
+		}
+		s.Reset(&r)
+		records, matches := 0, 0
+		for s.Next() {
+			records++
+			if filter {
+				if _, ok := f.Match(s.Record()); ok {
+					matches++
+				}
+			}
+		}
+		if err := s.Err(); err != nil {
+			b.Fatal(err)
+		}
+		if wantRecords < 0 {
+			wantRecords, wantMatches = records, matches
+		} else if records != wantRecords || matches != wantMatches {
+			b.Fatalf("got %d records, %d matches; earlier %d, %d", records, matches, wantRecords, wantMatches)
+		}
+	}
+	b.ReportMetric(float64(wantRecords), "records/op")
+	if filter {
+		b.ReportMetric(float64(wantMatches), "matches/op")
+	}
+}
+
+func BenchmarkScan(b *testing.B)              { benchScan(b, false, false) }
+func BenchmarkScanFilter(b *testing.B)        { benchScan(b, false, true) }
+func BenchmarkInflateScanFilter(b *testing.B) { benchScan(b, true, true) }
