@@ -1,0 +1,67 @@
+package main
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func TestSample(t *testing.T) {
+	dir := t.TempDir()
+	out, manifest := filepath.Join(dir, "trail"), filepath.Join(dir, "trail-manifest.json")
+	var stdout, stderr bytes.Buffer
+	if code := run([]string{"-sample", "-out", out, "-manifest", manifest}, &stdout, &stderr); code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr.String())
+	}
+	got, err := os.ReadFile(manifest)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, err := os.ReadFile("../../testdata/trail-manifest.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(got, want) {
+		t.Error("gentrail -sample does not write testdata/trail-manifest.json")
+	}
+	// Again over the same folder: refused, unless -clean.
+	if code := run([]string{"-sample", "-out", out, "-manifest", manifest}, &stdout, &stderr); code != 1 {
+		t.Errorf("regenerating over an archive: exit %d, want 1", code)
+	}
+	if code := run([]string{"-sample", "-clean", "-out", out, "-manifest", manifest}, &stdout, &stderr); code != 0 {
+		t.Errorf("regenerating with -clean: exit %d: %s", code, stderr.String())
+	}
+}
+
+func TestFlags(t *testing.T) {
+	dir := t.TempDir()
+	out, manifest := filepath.Join(dir, "trail"), filepath.Join(dir, "m.json")
+	var stdout, stderr bytes.Buffer
+	args := []string{"-out", out, "-manifest", manifest, "-files", "12", "-days", "1", "-accounts", "2", "-regions", "1",
+		"-records-per-file", "4", "-marketplace-ratio", "0.5", "-start", "2023-12-31", "-seed", "9"}
+	if code := run(args, &stdout, &stderr); code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr.String())
+	}
+	if !strings.Contains(stdout.String(), "(12 log files,") {
+		t.Errorf("output %q", stdout.String())
+	}
+	if _, err := os.Stat(filepath.Join(out, "AWSLogs")); err != nil {
+		t.Error(err)
+	}
+	for _, bad := range [][]string{
+		{"-out", out},
+		{"-manifest", manifest},
+		{"-out", out, "-manifest", filepath.Join(out, "m.json")},
+		{"-out", t.TempDir(), "-manifest", manifest, "-start", "March"},
+		{"-out", t.TempDir(), "-manifest", manifest, "stray"},
+	} {
+		if code := run(bad, &stdout, &stderr); code != 2 {
+			t.Errorf("%v: exit %d, want 2", bad, code)
+		}
+	}
+	if code := run([]string{"-out", t.TempDir(), "-manifest", manifest, "-regions", "99"}, &stdout, &stderr); code != 1 {
+		t.Errorf("-regions 99: exit %d, want 1", code)
+	}
+}
