@@ -106,11 +106,12 @@ func ParseKey(key string) (Key, error) {
 
 func quote(s string) string { return fmt.Sprintf("%q", s) }
 
-// IsOrgID reports whether s looks like an AWS Organizations id: "o-" and 10 to 32
-// lowercase letters or digits.
+// IsOrgID reports whether s looks like an AWS Organizations id: "o-" and lowercase letters
+// or digits. AWS issues 10 to 32 of them, but copies of archives with shorter, edited ids
+// exist (o-abcd); since an account id is always 12 digits, accepting them is unambiguous.
 func IsOrgID(s string) bool {
 	rest, ok := strings.CutPrefix(s, "o-")
-	if !ok || len(rest) < 10 || len(rest) > 32 {
+	if !ok || len(rest) < 1 || len(rest) > 32 {
 		return false
 	}
 	for i := 0; i < len(rest); i++ {

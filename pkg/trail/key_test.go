@@ -22,15 +22,17 @@ func TestParseKey(t *testing.T) {
 			Key{Folder{"", "111122223333", "eu-west-1"}, KindInsight, Day{2024, 2, 29}, "x.json.gz"}},
 		// anonymised archives carry invented regions; the shape is all that is checked
 		{"AWSLogs/111122223333/CloudTrail/megov-northeast-1r/2024/01/02/f.json", Key{Folder{"", "111122223333", "megov-northeast-1r"}, KindLogs, Day{2024, 1, 2}, "f.json"}},
-		{"logs/AWSLogs/111122223333/CloudTrail/us-east-1/2024/01/02/f.json.gz", Key{}},    // prefix not stripped
-		{"AWSLogs/11112222333/CloudTrail/us-east-1/2024/01/02/f.json.gz", Key{}},          // 11 digits
-		{"AWSLogs/111122223333/CloudTrailX/us-east-1/2024/01/02/f.json.gz", Key{}},        // unknown folder
-		{"AWSLogs/111122223333/CloudTrail/US-EAST-1/2024/01/02/f.json.gz", Key{}},         // region case
-		{"AWSLogs/111122223333/CloudTrail/us-east-1/2023/02/29/f.json.gz", Key{}},         // no such date
-		{"AWSLogs/111122223333/CloudTrail/us-east-1/2024/1/02/f.json.gz", Key{}},          // month not 2 digits
-		{"AWSLogs/111122223333/CloudTrail/us-east-1/2024/01/02/", Key{}},                  // folder, no name
-		{"AWSLogs/111122223333/CloudTrail/us-east-1/2024/01/02/sub/f.json.gz", Key{}},     // too deep
-		{"AWSLogs/o-short/111122223333/CloudTrail/us-east-1/2024/01/02/f.json.gz", Key{}}, // org id too short: read as account
+		{"logs/AWSLogs/111122223333/CloudTrail/us-east-1/2024/01/02/f.json.gz", Key{}}, // prefix not stripped
+		{"AWSLogs/11112222333/CloudTrail/us-east-1/2024/01/02/f.json.gz", Key{}},       // 11 digits
+		{"AWSLogs/111122223333/CloudTrailX/us-east-1/2024/01/02/f.json.gz", Key{}},     // unknown folder
+		{"AWSLogs/111122223333/CloudTrail/US-EAST-1/2024/01/02/f.json.gz", Key{}},      // region case
+		{"AWSLogs/111122223333/CloudTrail/us-east-1/2023/02/29/f.json.gz", Key{}},      // no such date
+		{"AWSLogs/111122223333/CloudTrail/us-east-1/2024/1/02/f.json.gz", Key{}},       // month not 2 digits
+		{"AWSLogs/111122223333/CloudTrail/us-east-1/2024/01/02/", Key{}},               // folder, no name
+		{"AWSLogs/111122223333/CloudTrail/us-east-1/2024/01/02/sub/f.json.gz", Key{}},  // too deep
+		{"AWSLogs/o-abcd/811596193553/CloudTrail/us-east-1/2020/10/01/f.json.gz", // an edited, short org id (umccr's copy of flaws.cloud)
+			Key{Folder{"o-abcd", "811596193553", "us-east-1"}, KindLogs, Day{2020, 10, 1}, "f.json.gz"}},
+		{"AWSLogs/o-Abcd/811596193553/CloudTrail/us-east-1/2020/10/01/f.json.gz", Key{}}, // not an org id, not an account
 		{"AWSLogs/111122223333/CloudTrail/us-east-1/../../../../../etc/passwd", Key{}},
 		{"", Key{}},
 	}

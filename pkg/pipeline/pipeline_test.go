@@ -1,0 +1,286 @@
+package pipeline_test
+
+import (
+	"bytes"
+	"compress/gzip"
+	"context"
+	"encoding/json"
+	"io"
+	"io/fs"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/marketrail/marketrail/internal/duckcheck"
+	"github.com/marketrail/marketrail/pkg/lake"
+	"github.com/marketrail/marketrail/pkg/pipeline"
+	"github.com/marketrail/marketrail/pkg/report"
+	"github.com/marketrail/marketrail/pkg/storage"
+	"github.com/marketrail/marketrail/pkg/trail"
+)
+
+const sample = "../../testdata/trail"
+
+// sampleWindow reads the sample's window from the generator's manifest.
+func sampleWindow(t *testing.T) (trail.Day, trail.Day) {
+	t.Helper()
+	b, err := os.ReadFile("../../testdata/trail-manifest.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var m struct {
+		Window struct{ From, To string } `json:"window"`
+	}
+	if err := json.Unmarshal(b, &m); err != nil {
+		t.Fatal(err)
+	}
+	from, err1 := trail.ParseDay(m.Window.From)
+	to, err2 := trail.ParseDay(m.Window.To)
+	if err1 != nil || err2 != nil {
+		t.Fatalf("manifest window: %v %v", err1, err2)
+	}
+	return from, to
+}
+
+// copyTree copies the folder src into a new temporary folder and returns it.
+func copyTree(t *testing.T, src string) string {
+	t.Helper()
+	dst := t.TempDir()
+	err := filepath.WalkDir(src, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(src, p)
+		if d.IsDir() {
+			return os.MkdirAll(filepath.Join(dst, rel), 0o755)
+		}
+		b, err := os.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		return os.WriteFile(filepath.Join(dst, rel), b, 0o644)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return dst
+}
+
+func open(t *testing.T, dir string, create bool) *storage.Local {
+	t.Helper()
+	s, err := storage.OpenLocal(dir, create)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
+func run(t *testing.T, src, dest string, from, to trail.Day, tweak func(*pipeline.Config)) *report.Report {
+	t.Helper()
+	cfg := pipeline.Config{
+		Source: open(t, src, false), Dest: open(t, dest, true), From: from, To: to,
+		Version: "test", Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
+	}
+	if tweak != nil {
+		tweak(&cfg)
+	}
+	rep, err := pipeline.Run(context.Background(), cfg)
+	if err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+	return rep
+}
+
+// rows returns every row of the events table under dir, as JSON text, sorted.
+func rows(t *testing.T, dir string) []string {
+	t.Helper()
+	db := duckcheck.Open(t)
+	var out []string
+	for _, r := range duckcheck.Strings(t, db, `SELECT to_json(t)::VARCHAR FROM (SELECT * EXCLUDE (filename) FROM `+duckcheck.Table(dir, "events")+`) t`) {
+		out = append(out, r[0])
+	}
+	slices.Sort(out)
+	return out
+}
+
+func files(t *testing.T, dir string) []string {
+	t.Helper()
+	var out []string
+	filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err == nil && !d.IsDir() && !strings.Contains(p, "_marketrail") {
+			rel, _ := filepath.Rel(dir, p)
+			out = append(out, filepath.ToSlash(rel))
+		}
+		return err
+	})
+	slices.Sort(out)
+	return out
+}
+
+// A log file that cannot be read contributes nothing, is named with its reason, and every
+// other event is written.
+func TestCorruptObjects(t *testing.T) {
+	from, to := sampleWindow(t)
+	clean := t.TempDir()
+	run(t, sample, clean, from, to, nil)
+	want := rows(t, clean)
+
+	src := copyTree(t, sample)
+	// Find a log file with events of the window, to make broken copies of it.
+	var good string
+	filepath.WalkDir(filepath.Join(src, "AWSLogs"), func(p string, d fs.DirEntry, err error) error {
+		if good == "" && err == nil && strings.HasSuffix(p, ".json.gz") && strings.Contains(p, "/CloudTrail/") &&
+			strings.Contains(filepath.ToSlash(p), from.Path()) {
+			good = p
+		}
+		return err
+	})
+	if good == "" {
+		t.Fatal("no log file in the first day of the window")
+	}
+	data, _ := os.ReadFile(good)
+	var plain bytes.Buffer
+	zr, _ := gzip.NewReader(bytes.NewReader(data))
+	io.Copy(&plain, zr)
+	gz := func(s string) []byte {
+		var b bytes.Buffer
+		w := gzip.NewWriter(&b)
+		io.WriteString(w, s)
+		w.Close()
+		return b.Bytes()
+	}
+	dir := filepath.Dir(good)
+	// Names sort before every real file of the folder ("0…"), so that if any of their
+	// events leaked out they would win the dedup and show up with their own source_key.
+	broken := map[string][]byte{
+		"0_truncated.json.gz":   data[:len(data)/2],
+		"0_corrupt.json.gz":     append(append([]byte{}, data[:20]...), bytes.Repeat([]byte{0xAA}, len(data)-20)...),
+		"0_not_json.json.gz":    gz("<html>not a log</html>"),
+		"0_records_string.json": []byte(`{"Records": "nope"}`),
+		"0_truncated_json.json": plain.Bytes()[:plain.Len()-40],
+		"0_empty.json.gz":       {},
+	}
+	for name, b := range broken {
+		os.WriteFile(filepath.Join(dir, name), b, 0o644)
+	}
+	dest := t.TempDir()
+	rep := run(t, src, dest, from, to, func(c *pipeline.Config) { c.Workers = 3 })
+	if rep.ExitCode != report.ExitObjectsFail || rep.Status != report.StatusFailedObjects {
+		t.Errorf("exit %d status %s, want 3 failed_objects", rep.ExitCode, rep.Status)
+	}
+	var failed []string
+	for _, d := range rep.Days {
+		for _, f := range d.Failures {
+			failed = append(failed, filepath.Base(f.Key))
+			if f.Reason == "" {
+				t.Errorf("failure of %s has no reason", f.Key)
+			}
+		}
+	}
+	slices.Sort(failed)
+	var wantFailed []string
+	for name := range broken {
+		wantFailed = append(wantFailed, name)
+	}
+	slices.Sort(wantFailed)
+	if !slices.Equal(failed, wantFailed) {
+		t.Errorf("failures %q, want %q", failed, wantFailed)
+	}
+	if got := rows(t, dest); !slices.Equal(got, want) {
+		t.Errorf("with broken objects: %d rows, want the clean run's %d", len(got), len(want))
+	}
+}
+
+// Re-running a window replaces exactly the files its days wrote before: a first run that
+// split partitions into many files, then a run that does not, leaves no stale file.
+func TestRerunReplacesExactly(t *testing.T) {
+	from, to := sampleWindow(t)
+	dest := t.TempDir()
+	rep1 := run(t, sample, dest, from, to, func(c *pipeline.Config) { c.MaxRowsFile = 2; c.Workers = 1 })
+	split := files(t, dest)
+	want := rows(t, dest)
+	if !slices.ContainsFunc(split, func(f string) bool { return strings.HasSuffix(f, "-0002.parquet") }) {
+		t.Fatalf("expected split files, got %q", split)
+	}
+	// A file of someone else's in a partition must survive: marketrail never deletes by partition.
+	other := filepath.Join(dest, "events", "event_date="+from.String(), "other-tool.parquet")
+	os.WriteFile(other, []byte("not ours"), 0o644)
+
+	rep2 := run(t, sample, dest, from, to, func(c *pipeline.Config) { c.Workers = 16 })
+	after := files(t, dest)
+	for _, f := range after {
+		if strings.Contains(f, "-000") {
+			t.Errorf("stale split file left behind: %s", f)
+		}
+	}
+	if _, err := os.Stat(other); err != nil {
+		t.Errorf("a file marketrail did not write was removed")
+	}
+	os.Remove(other)
+	if got := rows(t, dest); !slices.Equal(got, want) {
+		t.Errorf("re-run changed the rows: %d, want %d", len(got), len(want))
+	}
+	if rep1.Totals.RowsWritten["events"] != rep2.Totals.RowsWritten["events"] {
+		t.Errorf("row counts differ between runs: %d vs %d", rep1.Totals.RowsWritten["events"], rep2.Totals.RowsWritten["events"])
+	}
+	// Each day's manifest lists exactly the day's files, all of which exist.
+	var listed []string
+	for _, d := range trail.Range(from, to) {
+		b, err := os.ReadFile(filepath.Join(dest, filepath.FromSlash(lake.ManifestKey(d))))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var m lake.Manifest
+		json.Unmarshal(b, &m)
+		if m.State != lake.StateComplete {
+			t.Errorf("day %s manifest state %q", d, m.State)
+		}
+		listed = append(listed, m.Files...)
+	}
+	slices.Sort(listed)
+	if got := files(t, dest); !slices.Equal(listed, got) {
+		t.Errorf("manifests list %q, folder holds %q", listed, got)
+	}
+}
+
+// A run killed while publishing leaves a "publishing" manifest and hidden temporary files;
+// the next run of the day removes everything the manifest lists that it does not rewrite.
+func TestRecoversFromKilledPublish(t *testing.T) {
+	from, to := sampleWindow(t)
+	clean := t.TempDir()
+	run(t, sample, clean, from, to, nil)
+	want, wantFiles := rows(t, clean), files(t, clean)
+
+	dest := t.TempDir()
+	run(t, sample, dest, from, to, nil)
+	// Simulate the debris of a killed run of the first day: a file it had published in a
+	// partition the day no longer writes to, and a temporary file it was writing.
+	stray := "events/event_date=2001-01-01/" + from.String() + ".parquet"
+	os.MkdirAll(filepath.Join(dest, "events", "event_date=2001-01-01"), 0o755)
+	os.WriteFile(filepath.Join(dest, filepath.FromSlash(stray)), []byte("half"), 0o644)
+	planned := "events/event_date=2001-01-01/" + from.String() + "-0001.parquet"
+	tmp := "events/event_date=2001-01-01/." + from.String() + "-0001.parquet.tmp" // as storage.Local.Put names it
+	os.WriteFile(filepath.Join(dest, filepath.FromSlash(tmp)), []byte("partial"), 0o644)
+	mkey := filepath.Join(dest, filepath.FromSlash(lake.ManifestKey(from)))
+	var m lake.Manifest
+	b, _ := os.ReadFile(mkey)
+	json.Unmarshal(b, &m)
+	m.State = lake.StatePublishing
+	m.Files = append(m.Files, stray, planned)
+	b, _ = json.Marshal(m)
+	os.WriteFile(mkey, b, 0o644)
+
+	run(t, sample, dest, from, to, nil)
+	got := files(t, dest)
+	// The empty partition folder may stay; no file may.
+	if !slices.Equal(got, wantFiles) {
+		t.Errorf("after recovery the folder holds %q, want %q", got, wantFiles)
+	}
+	if r := rows(t, dest); !slices.Equal(r, want) {
+		t.Errorf("after recovery: %d rows, want %d", len(r), len(want))
+	}
+}
