@@ -67,14 +67,11 @@ func appendJSON(b []byte, v any) []byte {
 		if x == nil {
 			return append(b, "null"...)
 		}
-		b = append(b, '[')
+		a := make(arr, len(x))
 		for i, e := range x {
-			if i > 0 {
-				b = append(b, ',')
-			}
-			b = appendString(b, e)
+			a[i] = e
 		}
-		return append(b, ']')
+		return appendJSON(b, a)
 	default:
 		panic(fmt.Sprintf("gentrail: cannot encode %T as JSON", v))
 	}

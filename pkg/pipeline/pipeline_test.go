@@ -15,9 +15,11 @@ import (
 	"testing"
 
 	"github.com/marketrail/marketrail/internal/duckcheck"
+	"github.com/marketrail/marketrail/internal/gentrail"
 	"github.com/marketrail/marketrail/pkg/lake"
 	"github.com/marketrail/marketrail/pkg/pipeline"
 	"github.com/marketrail/marketrail/pkg/report"
+	"github.com/marketrail/marketrail/pkg/source"
 	"github.com/marketrail/marketrail/pkg/storage"
 	"github.com/marketrail/marketrail/pkg/trail"
 )
@@ -282,5 +284,44 @@ func TestRecoversFromKilledPublish(t *testing.T) {
 	}
 	if r := rows(t, dest); !slices.Equal(r, want) {
 		t.Errorf("after recovery: %d rows, want %d", len(r), len(want))
+	}
+}
+
+// TestSelection: --accounts and --regions keep exactly the manifest's events of those
+// accounts and regions.
+func TestSelection(t *testing.T) {
+	from, to := sampleWindow(t)
+	m, err := gentrail.ReadManifest("../../testdata/trail-manifest.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	account := m.Copies[0].SourceKey
+	k, err := trail.ParseKey(account)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, sel := range []source.Selection{{Accounts: []string{k.Account}}, {Regions: []string{"us-west-2"}}, {Accounts: []string{k.Account}, Regions: []string{"us-east-1"}}} {
+		var want []string
+		for _, c := range m.Expected(from.String(), to.String()) {
+			ck, err := trail.ParseKey(c.SourceKey)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if (len(sel.Accounts) == 0 || ck.Account == sel.Accounts[0]) && (len(sel.Regions) == 0 || ck.Region == sel.Regions[0]) {
+				want = append(want, c.EventDate+" "+c.EventID+" "+c.SourceKey)
+			}
+		}
+		dest := t.TempDir()
+		run(t, sample, dest, from, to, func(c *pipeline.Config) { c.Selection = sel })
+		db := duckcheck.Open(t)
+		var got []string
+		for _, r := range duckcheck.Strings(t, db, `SELECT event_date::VARCHAR, coalesce(event_id, ''), source_key FROM `+duckcheck.Table(dest, "events")) {
+			got = append(got, strings.Join(r, " "))
+		}
+		slices.Sort(got)
+		slices.Sort(want)
+		if len(want) == 0 || !slices.Equal(got, want) {
+			t.Errorf("selection %+v: %d rows, want %d (> 0)", sel, len(got), len(want))
+		}
 	}
 }
