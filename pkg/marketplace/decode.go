@@ -57,7 +57,7 @@ func Decode(rec []byte, sourceKey string, index int) (Event, error) {
 	if err != nil {
 		return Event{}, fmt.Errorf("%w: record %d: eventTime %q is not an RFC 3339 time", ErrBadEvent, index, r.EventTime.s)
 	}
-	return Event{
+	e := Event{
 		EventID:             r.EventID.ptr(),
 		EventTime:           t.UTC().Truncate(time.Millisecond),
 		EventVersion:        r.EventVersion.ptr(),
@@ -83,7 +83,9 @@ func Decode(rec []byte, sourceKey string, index int) (Event, error) {
 		ServiceEventDetails: jsonText(r.ServiceEventDetails),
 		SourceKey:           sourceKey,
 		RecordIndex:         index,
-	}, nil
+	}
+	e.Metering, e.Notes.UnparsedUsage = meteringRecords(&e, r.RequestParameters, r.ResponseElements)
+	return e, nil
 }
 
 // text is a scalar read as text: a JSON string as its value, a number or boolean as its

@@ -13,34 +13,126 @@ import (
 // Event is one row of the events table: one AWS Marketplace CloudTrail event.
 // Columns are nullable where CloudTrail may omit the field.
 type Event struct {
-	EventID             *string   `parquet:"event_id,optional" doc:"eventID: CloudTrail's unique id of the event; null in very old (eventVersion 1.0) records"`
-	EventTime           time.Time `parquet:"event_time,timestamp(millisecond)" doc:"eventTime, UTC, millisecond precision"`
-	EventVersion        *string   `parquet:"event_version,optional" doc:"eventVersion, as logged (text: \"1.10\" is not 1.1)"`
-	EventSource         string    `parquet:"event_source" doc:"eventSource: the Marketplace service, e.g. metering-marketplace.amazonaws.com"`
-	EventName           string    `parquet:"event_name" doc:"eventName: the API call, e.g. BatchMeterUsage"`
-	EventType           *string   `parquet:"event_type,optional" doc:"eventType, e.g. AwsApiCall"`
-	EventCategory       *string   `parquet:"event_category,optional" doc:"eventCategory, e.g. Management"`
-	AWSRegion           *string   `parquet:"aws_region,optional" doc:"awsRegion: the region the call was made to"`
-	SourceIPAddress     *string   `parquet:"source_ip_address,optional" doc:"sourceIPAddress: the caller's address, or the AWS service that called"`
-	UserAgent           *string   `parquet:"user_agent,optional" doc:"userAgent: the caller's client"`
-	ErrorCode           *string   `parquet:"error_code,optional" doc:"errorCode: the error the call returned; null when it succeeded"`
-	ErrorMessage        *string   `parquet:"error_message,optional" doc:"errorMessage: the error's description"`
-	RequestID           *string   `parquet:"request_id,optional" doc:"requestID: the service's id of the request"`
-	ReadOnly            *bool     `parquet:"read_only,optional" doc:"readOnly: whether the call only reads (the string forms \"true\"/\"True\" are accepted)"`
-	ManagementEvent     *bool     `parquet:"management_event,optional" doc:"managementEvent: whether this is a management event"`
-	RecipientAccountID  *string   `parquet:"recipient_account_id,optional" doc:"recipientAccountId: the account that received the event (for metering: the seller)"`
-	SharedEventID       *string   `parquet:"shared_event_id,optional" doc:"sharedEventID: links the copies of an event delivered to several accounts"`
-	APIVersion          *string   `parquet:"api_version,optional" doc:"apiVersion"`
-	VPCEndpointID       *string   `parquet:"vpc_endpoint_id,optional" doc:"vpcEndpointId: the VPC endpoint the call came through"`
-	RequestParameters   *string   `parquet:"request_parameters,optional" doc:"requestParameters as compact JSON text, keys in logged order; null when absent or null"`
-	ResponseElements    *string   `parquet:"response_elements,optional" doc:"responseElements as compact JSON text, keys in logged order; null when absent or null"`
-	AdditionalEventData *string   `parquet:"additional_event_data,optional" doc:"additionalEventData as compact JSON text; null when absent or null"`
-	ServiceEventDetails *string   `parquet:"service_event_details,optional" doc:"serviceEventDetails as compact JSON text; null when absent or null"`
-	SourceKey           string    `parquet:"source_key" doc:"the log file the event came from, relative to the source root (the same for a bucket and a local copy of it)"`
+	EventID             *string       `parquet:"event_id,optional" doc:"eventID: CloudTrail's unique id of the event; null in very old (eventVersion 1.0) records"`
+	EventTime           time.Time     `parquet:"event_time,timestamp(millisecond)" doc:"eventTime, UTC, millisecond precision"`
+	EventVersion        *string       `parquet:"event_version,optional" doc:"eventVersion, as logged (text: \"1.10\" is not 1.1)"`
+	EventSource         string        `parquet:"event_source" doc:"eventSource: the Marketplace service, e.g. metering-marketplace.amazonaws.com"`
+	EventName           string        `parquet:"event_name" doc:"eventName: the API call, e.g. BatchMeterUsage"`
+	EventType           *string       `parquet:"event_type,optional" doc:"eventType, e.g. AwsApiCall"`
+	EventCategory       *string       `parquet:"event_category,optional" doc:"eventCategory, e.g. Management"`
+	AWSRegion           *string       `parquet:"aws_region,optional" doc:"awsRegion: the region the call was made to"`
+	SourceIPAddress     *string       `parquet:"source_ip_address,optional" doc:"sourceIPAddress: the caller's address, or the AWS service that called"`
+	UserAgent           *string       `parquet:"user_agent,optional" doc:"userAgent: the caller's client"`
+	ErrorCode           *string       `parquet:"error_code,optional" doc:"errorCode: the error the call returned; null when it succeeded"`
+	ErrorMessage        *string       `parquet:"error_message,optional" doc:"errorMessage: the error's description"`
+	RequestID           *string       `parquet:"request_id,optional" doc:"requestID: the service's id of the request"`
+	ReadOnly            *bool         `parquet:"read_only,optional" doc:"readOnly: whether the call only reads (the string forms \"true\"/\"True\" are accepted)"`
+	ManagementEvent     *bool         `parquet:"management_event,optional" doc:"managementEvent: whether this is a management event"`
+	RecipientAccountID  *string       `parquet:"recipient_account_id,optional" doc:"recipientAccountId: the account that received the event (for metering: the seller)"`
+	SharedEventID       *string       `parquet:"shared_event_id,optional" doc:"sharedEventID: links the copies of an event delivered to several accounts"`
+	APIVersion          *string       `parquet:"api_version,optional" doc:"apiVersion"`
+	VPCEndpointID       *string       `parquet:"vpc_endpoint_id,optional" doc:"vpcEndpointId: the VPC endpoint the call came through"`
+	RequestParameters   *string       `parquet:"request_parameters,optional" doc:"requestParameters as compact JSON text, keys in logged order; null when absent or null"`
+	ResponseElements    *string       `parquet:"response_elements,optional" doc:"responseElements as compact JSON text, keys in logged order; null when absent or null"`
+	AdditionalEventData *string       `parquet:"additional_event_data,optional" doc:"additionalEventData as compact JSON text; null when absent or null"`
+	ServiceEventDetails *string       `parquet:"service_event_details,optional" doc:"serviceEventDetails as compact JSON text; null when absent or null"`
+	UserIdentity        *UserIdentity `parquet:"user_identity,optional" doc:"userIdentity: who made the call; null for AWS service events that log none"`
+	Resources           []Resource    `parquet:"resources,optional,list" doc:"resources: the resources the call acted on"`
+	TLSDetails          *TLSDetails   `parquet:"tls_details,optional" doc:"tlsDetails: the TLS connection of the call"`
+
+	// Marketplace identifiers lifted out of the payloads: from responseElements first, then
+	// requestParameters, matching the key case-insensitively, top-level keys only.
+	ProductCode          *string `parquet:"product_code,optional" doc:"$.responseElements.productCode, else $.requestParameters.productCode"`
+	CustomerIdentifier   *string `parquet:"customer_identifier,optional" doc:"$.responseElements.customerIdentifier, else $.requestParameters.customerIdentifier (BatchMeterUsage's per-record customers are in metering_records)"`
+	CustomerAWSAccountID *string `parquet:"customer_aws_account_id,optional" doc:"$.responseElements.customerAWSAccountId, else $.requestParameters.customerAWSAccountId (any capitalisation)"`
+	AgreementID          *string `parquet:"agreement_id,optional" doc:"$.responseElements.agreementId, else $.requestParameters.agreementId"`
+	AgreementRequestID   *string `parquet:"agreement_request_id,optional" doc:"$.responseElements.agreementRequestId, else $.requestParameters.agreementRequestId"`
+	ChangeSetID          *string `parquet:"change_set_id,optional" doc:"$.responseElements.changeSetId, else $.requestParameters.changeSetId"`
+	EntityID             *string `parquet:"entity_id,optional" doc:"$.responseElements.entityId, else $.requestParameters.entityId"`
+	Catalog              *string `parquet:"catalog,optional" doc:"$.responseElements.catalog, else $.requestParameters.catalog"`
+	ListingID            *string `parquet:"listing_id,optional" doc:"$.responseElements.listingId, else $.requestParameters.listingId"`
+	ProductID            *string `parquet:"product_id,optional" doc:"$.responseElements.productId, else $.requestParameters.productId"`
+
+	SourceKey string `parquet:"source_key" doc:"the log file the event came from, relative to the source root (the same for a bucket and a local copy of it)"`
 
 	// RecordIndex is the event's position in its log file. It is not a column: it orders
 	// events deterministically and picks the surviving copy of a duplicate.
 	RecordIndex int `parquet:"-"`
+	// Metering holds the event's rows of the metering_records table (BatchMeterUsage,
+	// MeterUsage); they are written only if the event survives deduplication.
+	Metering []MeteringRecord `parquet:"-"`
+	// Notes counts what Decode had to repair or could not parse, for the run report.
+	Notes Notes `parquet:"-"`
+}
+
+// Notes counts the repairs Decode made to one event.
+type Notes struct {
+	InvalidUTF8   bool // some text held invalid UTF-8, replaced by U+FFFD
+	UnparsedUsage int  // metering usage timestamps or quantities that could not be parsed (kept as null)
+}
+
+// UserIdentity is the userIdentity element: who made the call.
+type UserIdentity struct {
+	Type             *string         `parquet:"type,optional"`
+	PrincipalID      *string         `parquet:"principal_id,optional"`
+	ARN              *string         `parquet:"arn,optional"`
+	AccountID        *string         `parquet:"account_id,optional"`
+	AccessKeyID      *string         `parquet:"access_key_id,optional"`
+	UserName         *string         `parquet:"user_name,optional"`
+	InvokedBy        *string         `parquet:"invoked_by,optional"`
+	IdentityProvider *string         `parquet:"identity_provider,optional"`
+	SessionContext   *SessionContext `parquet:"session_context,optional"`
+	OnBehalfOf       *OnBehalfOf     `parquet:"on_behalf_of,optional"`
+}
+
+// SessionContext is userIdentity.sessionContext: the temporary credentials' session.
+type SessionContext struct {
+	Attributes          *SessionAttributes   `parquet:"attributes,optional"`
+	SessionIssuer       *SessionIssuer       `parquet:"session_issuer,optional"`
+	WebIDFederationData *WebIDFederationData `parquet:"web_id_federation_data,optional"`
+	SourceIdentity      *string              `parquet:"source_identity,optional"`
+	EC2RoleDelivery     *string              `parquet:"ec2_role_delivery,optional"`
+}
+
+// SessionAttributes is sessionContext.attributes.
+type SessionAttributes struct {
+	CreationDate     *time.Time `parquet:"creation_date,optional,timestamp(millisecond)"`
+	MFAAuthenticated *bool      `parquet:"mfa_authenticated,optional"`
+}
+
+// SessionIssuer is sessionContext.sessionIssuer: the role or user that issued the session.
+type SessionIssuer struct {
+	Type        *string `parquet:"type,optional"`
+	PrincipalID *string `parquet:"principal_id,optional"`
+	ARN         *string `parquet:"arn,optional"`
+	AccountID   *string `parquet:"account_id,optional"`
+	UserName    *string `parquet:"user_name,optional"`
+}
+
+// WebIDFederationData is sessionContext.webIdFederationData.
+type WebIDFederationData struct {
+	FederatedProvider *string `parquet:"federated_provider,optional"`
+	Attributes        *string `parquet:"attributes,optional"` // compact JSON text
+}
+
+// OnBehalfOf is userIdentity.onBehalfOf (IAM Identity Center).
+type OnBehalfOf struct {
+	UserID           *string `parquet:"user_id,optional"`
+	IdentityStoreARN *string `parquet:"identity_store_arn,optional"`
+}
+
+// Resource is one element of resources.
+type Resource struct {
+	ARN       *string `parquet:"arn,optional"`
+	AccountID *string `parquet:"account_id,optional"`
+	Type      *string `parquet:"type,optional"`
+}
+
+// TLSDetails is the tlsDetails element.
+type TLSDetails struct {
+	TLSVersion               *string `parquet:"tls_version,optional"`
+	CipherSuite              *string `parquet:"cipher_suite,optional"`
+	ClientProvidedHostHeader *string `parquet:"client_provided_host_header,optional"`
 }
 
 // EventDate is the partition an event belongs to: the UTC date of its eventTime.
