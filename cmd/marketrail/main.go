@@ -27,10 +27,12 @@ AWS Marketplace activity (metering, agreements, catalog, discovery, deployment, 
 
 Usage:
   marketrail run --source SRC --dest DEST [flags]   extract Marketplace events to Parquet
+  marketrail ddl --location s3://BUCKET/PREFIX      print the Athena DDL of the tables
   marketrail version                                print the version
   marketrail help [command]                         show help
 
-Run 'marketrail run --help' for the flags and exit statuses.
+Run 'marketrail run --help' for the flags and exit statuses, 'marketrail ddl --help' for
+the Athena tables.
 `
 
 // run is main without the process: it returns the exit status.
@@ -42,12 +44,17 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	switch cmd, rest := args[0], args[1:]; cmd {
 	case "run":
 		return runCommand(ctx, rest, stdout, stderr)
+	case "ddl":
+		return ddlCommand(ctx, rest, stdout, stderr)
 	case "version", "--version", "-version":
 		fmt.Fprintln(stdout, "marketrail", buildVersion())
 		return report.ExitOK
 	case "help", "-h", "-help", "--help":
 		if len(rest) > 0 && rest[0] == "run" {
 			return runCommand(ctx, []string{"--help"}, stdout, stderr)
+		}
+		if len(rest) > 0 && rest[0] == "ddl" {
+			return ddlCommand(ctx, []string{"--help"}, stdout, stderr)
 		}
 		fmt.Fprint(stdout, usage)
 		return report.ExitOK

@@ -11,6 +11,8 @@ import (
 
 	"github.com/parquet-go/parquet-go"
 	"github.com/parquet-go/parquet-go/format"
+
+	"github.com/marketrail/marketrail/pkg/marketplace"
 )
 
 // Column is one column of a table as Athena sees it.
@@ -139,17 +141,10 @@ func hiveType(n parquet.Node) (string, error) {
 	return "", fmt.Errorf("logical type %s is not allowed", lt)
 }
 
-// Table describes one table of the lake for CreateTable.
-type Table struct {
-	Name    string // the table's name, also its folder under the location
-	Row     any    // a value of the row type
-	Comment string
-}
-
 // CreateTable returns the CREATE EXTERNAL TABLE statement for table t of a lake at location
 // (s3://BUCKET/PREFIX): Parquet, partitioned by event_date (a string, yyyy-MM-dd) with
 // partition projection, so no crawler or MSCK REPAIR is ever needed.
-func CreateTable(database, location string, t Table) (string, error) {
+func CreateTable(database, location string, t marketplace.Table) (string, error) {
 	cols, err := Columns(t.Row)
 	if err != nil {
 		return "", err
@@ -189,5 +184,22 @@ TBLPROPERTIES (
 	return b.String(), nil
 }
 
-// quote escapes s for a single-quoted SQL string literal.
-func quote(s string) string { return strings.ReplaceAll(s, "'", "''") }
+// quote escapes s for a single-quoted string literal of Athena DDL, which Hive's grammar
+// parses: a backslash escapes the next character (a doubled quote is not an escape there).
+func quote(s string) string {
+	return strings.NewReplacer(`\`, `\\`, "'", `\'`).Replace(s)
+}
+
+// DDL returns the statements that create every table of a lake at location in database
+// ("" for Athena's current database), one per table.
+func DDL(database, location string) ([]string, error) {
+	var out []string
+	for _, t := range marketplace.Tables() {
+		s, err := CreateTable(database, location, t)
+		if err != nil {
+			return nil, fmt.Errorf("table %s: %w", t.Name, err)
+		}
+		out = append(out, s)
+	}
+	return out, nil
+}

@@ -59,7 +59,7 @@ func TestPolicyRefusals(t *testing.T) {
 }
 
 func TestCreateTable(t *testing.T) {
-	ddl, err := CreateTable("mkt", "s3://lake/market'place/", Table{Name: "events", Row: marketplace.Event{}})
+	ddl, err := CreateTable("mkt", "s3://lake/market'place/", marketplace.Tables()[0])
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -67,8 +67,9 @@ func TestCreateTable(t *testing.T) {
 		"CREATE EXTERNAL TABLE IF NOT EXISTS `mkt`.`events` (",
 		"`event_time` timestamp COMMENT",
 		"PARTITIONED BY (event_date string)",
-		"LOCATION 's3://lake/market''place/events/'",
-		"'storage.location.template' = 's3://lake/market''place/events/event_date=${event_date}/'",
+		`LOCATION 's3://lake/market\'place/events/'`,
+		`'storage.location.template' = 's3://lake/market\'place/events/event_date=${event_date}/'`,
+		`COMMENT 'eventID: CloudTrail\'s unique id`,
 		"'projection.event_date.range' = '2013-11-01,NOW'",
 	} {
 		if !strings.Contains(ddl, want) {

@@ -40,6 +40,9 @@ type record struct {
 	ResponseElements    json.RawMessage `json:"responseElements"`
 	AdditionalEventData json.RawMessage `json:"additionalEventData"`
 	ServiceEventDetails json.RawMessage `json:"serviceEventDetails"`
+	UserIdentity        json.RawMessage `json:"userIdentity"`
+	Resources           json.RawMessage `json:"resources"`
+	TLSDetails          json.RawMessage `json:"tlsDetails"`
 }
 
 // Decode turns one raw CloudTrail record into an Event. sourceKey and index say where the
@@ -83,7 +86,12 @@ func Decode(rec []byte, sourceKey string, index int) (Event, error) {
 		ServiceEventDetails: jsonText(r.ServiceEventDetails),
 		SourceKey:           sourceKey,
 		RecordIndex:         index,
+		UserIdentity:        userIdentity(r.UserIdentity),
+		Resources:           resources(r.Resources),
+		TLSDetails:          tlsDetails(r.TLSDetails),
 	}
+	e.Notes.InvalidUTF8 = !utf8.Valid(rec)
+	lift(&e, r.ResponseElements, r.RequestParameters)
 	e.Metering, e.Notes.UnparsedUsage = meteringRecords(&e, r.RequestParameters, r.ResponseElements)
 	return e, nil
 }

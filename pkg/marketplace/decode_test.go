@@ -135,3 +135,93 @@ func FuzzDecode(f *testing.F) {
 		}
 	})
 }
+
+func TestDecodeNested(t *testing.T) {
+	str := func(p *string) string {
+		if p == nil {
+			return "<nil>"
+		}
+		return *p
+	}
+	// The documented RegisterUsage call from an EKS pod (web identity federation).
+	rec := `{"eventVersion":"1.05","userIdentity":{"type":"AssumedRole","principalId":"P:s","arn":"arn:aws:sts::123456789012:assumed-role/Alice/s","accountId":"123456789012","accessKeyId":"AK","sessionContext":{"sessionIssuer":{"type":"Role","principalId":"P","arn":"arn:aws:iam::123456789012:role/Alice","accountId":"123456789012","userName":"Alice"},"webIdFederationData":{"federatedProvider":"arn:aws:iam::123456789012:oidc-provider/x","attributes":{}},"attributes":{"mfaAuthenticated":"false","creationDate":"2020-07-23T02:19:34Z"}}},"eventTime":"2020-07-23T02:19:46Z","eventSource":"metering-marketplace.amazonaws.com","eventName":"RegisterUsage","requestParameters":{"productCode":"PC","publicKeyVersion":1},"responseElements":{"signature":"eyJ"},"resources":[{"ARN":"arn:aws:s3:::b","accountId":"1","type":"AWS::S3::Bucket"},"junk"],"tlsDetails":{"tlsVersion":"TLSv1.2","cipherSuite":"C","clientProvidedHostHeader":"h"}}`
+	e, err := Decode([]byte(rec), "k", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	u := e.UserIdentity
+	if u == nil || str(u.Type) != "AssumedRole" || str(u.AccountID) != "123456789012" || u.UserName != nil {
+		t.Fatalf("user_identity %+v", u)
+	}
+	sc := u.SessionContext
+	if sc == nil || sc.SessionIssuer == nil || str(sc.SessionIssuer.UserName) != "Alice" ||
+		sc.Attributes == nil || sc.Attributes.MFAAuthenticated == nil || *sc.Attributes.MFAAuthenticated ||
+		sc.Attributes.CreationDate == nil || sc.Attributes.CreationDate.Format(time.RFC3339) != "2020-07-23T02:19:34Z" ||
+		sc.WebIDFederationData == nil || str(sc.WebIDFederationData.Attributes) != "{}" {
+		t.Fatalf("session_context %+v", sc)
+	}
+	if len(e.Resources) != 1 || str(e.Resources[0].ARN) != "arn:aws:s3:::b" || str(e.Resources[0].Type) != "AWS::S3::Bucket" {
+		t.Errorf("resources %+v (the non-object element is dropped)", e.Resources)
+	}
+	if e.TLSDetails == nil || str(e.TLSDetails.TLSVersion) != "TLSv1.2" {
+		t.Errorf("tls_details %+v", e.TLSDetails)
+	}
+	if str(e.ProductCode) != "PC" || e.AgreementID != nil {
+		t.Errorf("lifted: product_code %s agreement_id %s", str(e.ProductCode), str(e.AgreementID))
+	}
+
+	// Wrong types in nested elements null that element, not the event.
+	rec = `{"eventTime":"2024-01-01T00:00:00Z","eventSource":"x","eventName":"y","userIdentity":{"type":"IAMUser","sessionContext":"oops","onBehalfOf":[1]},"resources":{"a":1},"tlsDetails":"no"}`
+	e, err = Decode([]byte(rec), "k", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if e.UserIdentity == nil || str(e.UserIdentity.Type) != "IAMUser" || e.UserIdentity.SessionContext != nil || e.UserIdentity.OnBehalfOf != nil || e.Resources != nil || e.TLSDetails != nil {
+		t.Errorf("lenient nested decode: %+v", e)
+	}
+	if e, _ := Decode([]byte(`{"eventTime":"2024-01-01T00:00:00Z","userIdentity":"root"}`), "k", 0); e.UserIdentity != nil {
+		t.Errorf("a string userIdentity must be null")
+	}
+}
+
+func TestLift(t *testing.T) {
+	str := func(p *string) string {
+		if p == nil {
+			return "<nil>"
+		}
+		return *p
+	}
+	tests := []struct {
+		req, resp string
+		col       func(e *Event) *string
+		want      string
+	}{
+		// AcceptAgreementRequest: the agreement id is in the response, the request id in the request.
+		{`{"agreementRequestId":"ar-1"}`, `{"agreementId":"agmt-1"}`, func(e *Event) *string { return e.AgreementID }, "agmt-1"},
+		{`{"agreementRequestId":"ar-1"}`, `{"agreementId":"agmt-1"}`, func(e *Event) *string { return e.AgreementRequestID }, "ar-1"},
+		// The response wins over the request.
+		{`{"agreementId":"agmt-req"}`, `{"agreementId":"agmt-resp"}`, func(e *Event) *string { return e.AgreementID }, "agmt-resp"},
+		// CancelAgreement: response null, id in the request.
+		{`{"agreementId":"agmt-2"}`, `null`, func(e *Event) *string { return e.AgreementID }, "agmt-2"},
+		// Both spellings of the account id key.
+		{`{}`, `{"customerAWSAccountID":"111122223333"}`, func(e *Event) *string { return e.CustomerAWSAccountID }, "111122223333"},
+		{`{}`, `{"customerAWSAccountId":"444455556666"}`, func(e *Event) *string { return e.CustomerAWSAccountID }, "444455556666"},
+		{`{"catalog":"AWSMarketplace","changeSet":[{"entity":{"identifier":"e-1"}}]}`, `{"changeSetId":"cs-1"}`, func(e *Event) *string { return e.ChangeSetID }, "cs-1"},
+		// Only top-level keys: a nested entity identifier is not lifted; an object value is not an id.
+		{`{"changeSet":[{"entityId":"e-1"}],"productId":{"a":1}}`, `null`, func(e *Event) *string { return e.EntityID }, "<nil>"},
+		{`{"productId":{"a":1}}`, `null`, func(e *Event) *string { return e.ProductID }, "<nil>"},
+		{`{"listingId":"l-1","productCode":"pc"}`, `null`, func(e *Event) *string { return e.ListingID }, "l-1"},
+		// A payload logged as a string lifts nothing.
+		{`"{\"agreementId\":\"x\"}"`, `null`, func(e *Event) *string { return e.AgreementID }, "<nil>"},
+	}
+	for _, tt := range tests {
+		rec := `{"eventTime":"2024-01-01T00:00:00Z","eventSource":"agreement-marketplace.amazonaws.com","eventName":"x","requestParameters":` + tt.req + `,"responseElements":` + tt.resp + `}`
+		e, err := Decode([]byte(rec), "k", 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := str(tt.col(&e)); got != tt.want {
+			t.Errorf("req %s resp %s: got %s, want %s", tt.req, tt.resp, got, tt.want)
+		}
+	}
+}

@@ -159,11 +159,10 @@ func run(ctx context.Context, cfg Config, rep *report.Report) error {
 		}
 		return nil
 	})
-	filter := newFilter(cfg.EventSources)
 	for range cfg.Workers {
 		g.Go(func() error {
 			defer producers.Done()
-			w := newWorker(cfg.Source, filter)
+			w := newWorker(cfg.Source, cfg.EventSources)
 			for j := range jobs {
 				r := w.process(ctx, j)
 				if r.err != nil && ctx.Err() != nil {
@@ -237,41 +236,53 @@ func (st *dayState) add(r *objectResult, log *slog.Logger) {
 		log.Error("object failed: none of its events were written", "key", r.key, "error", r.err.Error())
 		return
 	}
+	f := r.file
 	st.rep.LogFilesRead++
 	st.rep.BytesRead += r.bytesRead
-	st.rep.BytesDecompressed += r.bytesOut
-	st.rep.RecordsScanned += r.records
-	st.rep.EventsMatched += r.matched
-	for _, inv := range r.invalid {
+	st.rep.BytesDecompressed += f.BytesOut
+	st.rep.RecordsScanned += f.Records
+	st.rep.EventsMatched += f.Matched
+	for _, inv := range f.Invalid {
 		st.rep.EventsInvalid++
 		st.rep.InvalidEvents = append(st.rep.InvalidEvents, inv)
 		log.Warn("event could not become a row", "key", inv.Key, "record", *inv.Record, "error", inv.Reason)
 	}
-	st.events = append(st.events, r.events...)
+	st.events = append(st.events, f.Events...)
 }
 
 // publish deduplicates a delivery day's events and writes them.
 func publish(ctx context.Context, w *lake.Writer, d trail.Day, st *dayState, log *slog.Logger) error {
 	events, dropped := Dedup(st.events)
 	st.rep.DuplicatesDropped = int64(dropped)
-	res, err := w.PublishDay(ctx, d, lake.NewTable("events", events, (*marketplace.Event).EventDate, compareEvents, "event_time"))
+	var metering []marketplace.MeteringRecord
+	for i := range events {
+		metering = append(metering, events[i].Metering...)
+		if events[i].Notes.InvalidUTF8 {
+			st.rep.TextRepaired++
+		}
+		st.rep.UsageUnparsed += int64(events[i].Notes.UnparsedUsage)
+	}
+	res, err := w.PublishDay(ctx, d,
+		lake.NewTable(marketplace.TableEvents, events, (*marketplace.Event).EventDate, compareEvents, "event_time"),
+		lake.NewTable(marketplace.TableMetering, metering, (*marketplace.MeteringRecord).EventDate, compareMetering, "event_time"))
 	if err != nil {
 		return fmt.Errorf("publish delivery day %s: %w", d, err)
 	}
 	st.rep.Files = append(st.rep.Files, res.Files...)
+	for _, t := range marketplace.Tables() {
+		st.rep.RowsWritten[t.Name] += 0 // every table appears in the report, even with no rows
+	}
 	for table, parts := range res.Rows {
 		st.rep.Partitions[table] = parts
 		for _, n := range parts {
 			st.rep.RowsWritten[table] += n
 		}
 	}
-	if _, ok := st.rep.RowsWritten["events"]; !ok {
-		st.rep.RowsWritten["events"] = 0
-	}
 	slices.SortFunc(st.rep.Failures, func(a, b report.Failure) int { return strings.Compare(a.Key, b.Key) })
 	st.rep.Elapsed = time.Since(st.start).Seconds()
 	log.Info("delivery day written", "delivery_day", d.String(), "objects", st.rep.ObjectsListed,
-		"events", len(events), "duplicates", dropped, "failed", st.rep.ObjectsFailed, "files", len(res.Files))
+		"events", len(events), "metering_records", len(metering), "duplicates", dropped,
+		"failed", st.rep.ObjectsFailed, "files", len(res.Files))
 	return nil
 }
 
@@ -298,6 +309,20 @@ func Dedup(events []marketplace.Event) ([]marketplace.Event, int) {
 		kept = append(kept, e)
 	}
 	return kept, len(events) - len(kept)
+}
+
+// compareMetering orders metering rows in a file: by call time, then by where they came from.
+func compareMetering(a, b *marketplace.MeteringRecord) int {
+	if c := a.EventTime.Compare(b.EventTime); c != 0 {
+		return c
+	}
+	if c := strings.Compare(a.SourceKey, b.SourceKey); c != 0 {
+		return c
+	}
+	if c := a.RecordIndex - b.RecordIndex; c != 0 {
+		return c
+	}
+	return a.Position - b.Position
 }
 
 // compareEvents orders rows in a file: by event time, then by where they came from.

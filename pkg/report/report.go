@@ -59,6 +59,8 @@ type Counts struct {
 	EventsMatched     int64            `json:"events_matched"`     // records selected by the event-source filter
 	EventsInvalid     int64            `json:"events_invalid"`     // selected records that could not become rows; see invalid_events
 	DuplicatesDropped int64            `json:"duplicates_dropped"` // copies of an eventID already seen that day
+	TextRepaired      int64            `json:"text_repaired"`      // events whose text held invalid UTF-8, replaced by U+FFFD
+	UsageUnparsed     int64            `json:"usage_unparsed"`     // metering usage timestamps or quantities kept as null because they could not be parsed
 	RowsWritten       map[string]int64 `json:"rows_written"`       // rows per table
 }
 
@@ -73,6 +75,8 @@ func (c *Counts) Add(o Counts) {
 	c.EventsMatched += o.EventsMatched
 	c.EventsInvalid += o.EventsInvalid
 	c.DuplicatesDropped += o.DuplicatesDropped
+	c.TextRepaired += o.TextRepaired
+	c.UsageUnparsed += o.UsageUnparsed
 	c.ObjectsSkipped = addMap(c.ObjectsSkipped, o.ObjectsSkipped)
 	c.RowsWritten = addMap(c.RowsWritten, o.RowsWritten)
 }

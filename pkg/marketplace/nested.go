@@ -1,0 +1,159 @@
+package marketplace
+
+import (
+	"bytes"
+	"encoding/json"
+	"maps"
+	"slices"
+	"strings"
+	"time"
+)
+
+// Nested elements are decoded leniently, each on its own: a value of the wrong JSON type
+// (a string where an object belongs, an object where a string belongs) becomes null or
+// text instead of failing the whole event, because real logs carry such surprises.
+
+// object decodes raw into dst if raw is a JSON object, and reports whether it did.
+func object(raw json.RawMessage, dst any) bool {
+	raw = bytes.TrimSpace(raw)
+	if len(raw) == 0 || raw[0] != '{' {
+		return false
+	}
+	return json.Unmarshal(raw, dst) == nil
+}
+
+func userIdentity(raw json.RawMessage) *UserIdentity {
+	var u struct {
+		Type, PrincipalID, ARN, AccountID, AccessKeyID, UserName, InvokedBy, IdentityProvider text
+		SessionContext                                                                        json.RawMessage
+		OnBehalfOf                                                                            json.RawMessage
+	}
+	if !object(raw, &u) {
+		return nil
+	}
+	return &UserIdentity{
+		Type: u.Type.ptr(), PrincipalID: u.PrincipalID.ptr(), ARN: u.ARN.ptr(), AccountID: u.AccountID.ptr(),
+		AccessKeyID: u.AccessKeyID.ptr(), UserName: u.UserName.ptr(), InvokedBy: u.InvokedBy.ptr(),
+		IdentityProvider: u.IdentityProvider.ptr(),
+		SessionContext:   sessionContext(u.SessionContext),
+		OnBehalfOf:       onBehalfOf(u.OnBehalfOf),
+	}
+}
+
+func sessionContext(raw json.RawMessage) *SessionContext {
+	var c struct {
+		Attributes, SessionIssuer, WebIDFederationData json.RawMessage
+		SourceIdentity, EC2RoleDelivery                text
+	}
+	if !object(raw, &c) {
+		return nil
+	}
+	sc := &SessionContext{SourceIdentity: c.SourceIdentity.ptr(), EC2RoleDelivery: c.EC2RoleDelivery.ptr()}
+	var a struct {
+		CreationDate     text
+		MFAAuthenticated flag
+	}
+	if object(c.Attributes, &a) {
+		sc.Attributes = &SessionAttributes{MFAAuthenticated: a.MFAAuthenticated.ptr()}
+		if t, err := time.Parse(time.RFC3339Nano, a.CreationDate.s); err == nil {
+			t = t.UTC().Truncate(time.Millisecond)
+			sc.Attributes.CreationDate = &t
+		}
+	}
+	var i struct{ Type, PrincipalID, ARN, AccountID, UserName text }
+	if object(c.SessionIssuer, &i) {
+		sc.SessionIssuer = &SessionIssuer{Type: i.Type.ptr(), PrincipalID: i.PrincipalID.ptr(), ARN: i.ARN.ptr(),
+			AccountID: i.AccountID.ptr(), UserName: i.UserName.ptr()}
+	}
+	var w struct {
+		FederatedProvider text
+		Attributes        json.RawMessage
+	}
+	if object(c.WebIDFederationData, &w) {
+		sc.WebIDFederationData = &WebIDFederationData{FederatedProvider: w.FederatedProvider.ptr(), Attributes: jsonText(w.Attributes)}
+	}
+	return sc
+}
+
+func onBehalfOf(raw json.RawMessage) *OnBehalfOf {
+	var o struct{ UserID, IdentityStoreArn text }
+	if !object(raw, &o) {
+		return nil
+	}
+	return &OnBehalfOf{UserID: o.UserID.ptr(), IdentityStoreARN: o.IdentityStoreArn.ptr()}
+}
+
+func resources(raw json.RawMessage) []Resource {
+	var list []json.RawMessage
+	if raw = bytes.TrimSpace(raw); len(raw) == 0 || raw[0] != '[' || json.Unmarshal(raw, &list) != nil {
+		return nil
+	}
+	var out []Resource
+	for _, item := range list {
+		var r struct{ ARN, AccountID, Type text }
+		if object(item, &r) {
+			out = append(out, Resource{ARN: r.ARN.ptr(), AccountID: r.AccountID.ptr(), Type: r.Type.ptr()})
+		}
+	}
+	return out
+}
+
+func tlsDetails(raw json.RawMessage) *TLSDetails {
+	var t struct{ TLSVersion, CipherSuite, ClientProvidedHostHeader text }
+	if !object(raw, &t) {
+		return nil
+	}
+	return &TLSDetails{TLSVersion: t.TLSVersion.ptr(), CipherSuite: t.CipherSuite.ptr(), ClientProvidedHostHeader: t.ClientProvidedHostHeader.ptr()}
+}
+
+// lifted names the identifiers copied into their own columns, by payload key.
+func liftedColumns(e *Event) []struct {
+	key string
+	dst **string
+} {
+	return []struct {
+		key string
+		dst **string
+	}{
+		{"productCode", &e.ProductCode},
+		{"customerIdentifier", &e.CustomerIdentifier},
+		{"customerAWSAccountId", &e.CustomerAWSAccountID},
+		{"agreementId", &e.AgreementID},
+		{"agreementRequestId", &e.AgreementRequestID},
+		{"changeSetId", &e.ChangeSetID},
+		{"entityId", &e.EntityID},
+		{"catalog", &e.Catalog},
+		{"listingId", &e.ListingID},
+		{"productId", &e.ProductID},
+	}
+}
+
+// lift sets the identifier columns from the top-level keys of the payloads, the response
+// first, then the request, matching key names case-insensitively.
+func lift(e *Event, payloads ...json.RawMessage) {
+	var objs []map[string]json.RawMessage
+	for _, p := range payloads {
+		var m map[string]json.RawMessage
+		if object(p, &m) {
+			objs = append(objs, m)
+		}
+	}
+	for _, col := range liftedColumns(e) {
+	search:
+		for _, m := range objs {
+			// Sorted, so that a payload holding two spellings of a key gives the same
+			// answer every time.
+			for _, k := range slices.Sorted(maps.Keys(m)) {
+				v := bytes.TrimSpace(m[k])
+				if !strings.EqualFold(k, col.key) || len(v) == 0 || v[0] == '{' || v[0] == '[' {
+					continue
+				}
+				var t text
+				if json.Unmarshal(v, &t) == nil && t.ok {
+					*col.dst = t.ptr()
+					break search
+				}
+			}
+		}
+	}
+}
