@@ -73,66 +73,66 @@ type Notes struct {
 
 // UserIdentity is the userIdentity element: who made the call.
 type UserIdentity struct {
-	Type             *string         `parquet:"type,optional"`
-	PrincipalID      *string         `parquet:"principal_id,optional"`
-	ARN              *string         `parquet:"arn,optional"`
-	AccountID        *string         `parquet:"account_id,optional"`
-	AccessKeyID      *string         `parquet:"access_key_id,optional"`
-	UserName         *string         `parquet:"user_name,optional"`
-	InvokedBy        *string         `parquet:"invoked_by,optional"`
-	IdentityProvider *string         `parquet:"identity_provider,optional"`
-	SessionContext   *SessionContext `parquet:"session_context,optional"`
-	OnBehalfOf       *OnBehalfOf     `parquet:"on_behalf_of,optional"`
+	Type             *string         `parquet:"type,optional" doc:"type"`
+	PrincipalID      *string         `parquet:"principal_id,optional" doc:"principalId"`
+	ARN              *string         `parquet:"arn,optional" doc:"arn"`
+	AccountID        *string         `parquet:"account_id,optional" doc:"accountId"`
+	AccessKeyID      *string         `parquet:"access_key_id,optional" doc:"accessKeyId"`
+	UserName         *string         `parquet:"user_name,optional" doc:"userName"`
+	InvokedBy        *string         `parquet:"invoked_by,optional" doc:"invokedBy"`
+	IdentityProvider *string         `parquet:"identity_provider,optional" doc:"identityProvider"`
+	SessionContext   *SessionContext `parquet:"session_context,optional" doc:"sessionContext"`
+	OnBehalfOf       *OnBehalfOf     `parquet:"on_behalf_of,optional" doc:"onBehalfOf"`
 }
 
 // SessionContext is userIdentity.sessionContext: the temporary credentials' session.
 type SessionContext struct {
-	Attributes          *SessionAttributes   `parquet:"attributes,optional"`
-	SessionIssuer       *SessionIssuer       `parquet:"session_issuer,optional"`
-	WebIDFederationData *WebIDFederationData `parquet:"web_id_federation_data,optional"`
-	SourceIdentity      *string              `parquet:"source_identity,optional"`
-	EC2RoleDelivery     *string              `parquet:"ec2_role_delivery,optional"`
+	Attributes          *SessionAttributes   `parquet:"attributes,optional" doc:"attributes"`
+	SessionIssuer       *SessionIssuer       `parquet:"session_issuer,optional" doc:"sessionIssuer"`
+	WebIDFederationData *WebIDFederationData `parquet:"web_id_federation_data,optional" doc:"webIdFederationData"`
+	SourceIdentity      *string              `parquet:"source_identity,optional" doc:"sourceIdentity"`
+	EC2RoleDelivery     *string              `parquet:"ec2_role_delivery,optional" doc:"ec2RoleDelivery"`
 }
 
 // SessionAttributes is sessionContext.attributes.
 type SessionAttributes struct {
-	CreationDate     *time.Time `parquet:"creation_date,optional,timestamp(millisecond)"`
-	MFAAuthenticated *bool      `parquet:"mfa_authenticated,optional"`
+	CreationDate     *time.Time `parquet:"creation_date,optional,timestamp(millisecond)" doc:"creationDate, UTC"`
+	MFAAuthenticated *bool      `parquet:"mfa_authenticated,optional" doc:"mfaAuthenticated (logged as the string \"true\" or \"false\")"`
 }
 
 // SessionIssuer is sessionContext.sessionIssuer: the role or user that issued the session.
 type SessionIssuer struct {
-	Type        *string `parquet:"type,optional"`
-	PrincipalID *string `parquet:"principal_id,optional"`
-	ARN         *string `parquet:"arn,optional"`
-	AccountID   *string `parquet:"account_id,optional"`
-	UserName    *string `parquet:"user_name,optional"`
+	Type        *string `parquet:"type,optional" doc:"type"`
+	PrincipalID *string `parquet:"principal_id,optional" doc:"principalId"`
+	ARN         *string `parquet:"arn,optional" doc:"arn"`
+	AccountID   *string `parquet:"account_id,optional" doc:"accountId"`
+	UserName    *string `parquet:"user_name,optional" doc:"userName"`
 }
 
 // WebIDFederationData is sessionContext.webIdFederationData.
 type WebIDFederationData struct {
-	FederatedProvider *string `parquet:"federated_provider,optional"`
-	Attributes        *string `parquet:"attributes,optional"` // compact JSON text
+	FederatedProvider *string `parquet:"federated_provider,optional" doc:"federatedProvider"`
+	Attributes        *string `parquet:"attributes,optional" doc:"attributes, as compact JSON text"`
 }
 
 // OnBehalfOf is userIdentity.onBehalfOf (IAM Identity Center).
 type OnBehalfOf struct {
-	UserID           *string `parquet:"user_id,optional"`
-	IdentityStoreARN *string `parquet:"identity_store_arn,optional"`
+	UserID           *string `parquet:"user_id,optional" doc:"userId"`
+	IdentityStoreARN *string `parquet:"identity_store_arn,optional" doc:"identityStoreArn"`
 }
 
 // Resource is one element of resources.
 type Resource struct {
-	ARN       *string `parquet:"arn,optional"`
-	AccountID *string `parquet:"account_id,optional"`
-	Type      *string `parquet:"type,optional"`
+	ARN       *string `parquet:"arn,optional" doc:"arn"`
+	AccountID *string `parquet:"account_id,optional" doc:"accountId"`
+	Type      *string `parquet:"type,optional" doc:"type"`
 }
 
 // TLSDetails is the tlsDetails element.
 type TLSDetails struct {
-	TLSVersion               *string `parquet:"tls_version,optional"`
-	CipherSuite              *string `parquet:"cipher_suite,optional"`
-	ClientProvidedHostHeader *string `parquet:"client_provided_host_header,optional"`
+	TLSVersion               *string `parquet:"tls_version,optional" doc:"tlsVersion"`
+	CipherSuite              *string `parquet:"cipher_suite,optional" doc:"cipherSuite"`
+	ClientProvidedHostHeader *string `parquet:"client_provided_host_header,optional" doc:"clientProvidedHostHeader"`
 }
 
 // EventDate is the partition an event belongs to: the UTC date of its eventTime.
