@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 
@@ -43,11 +44,17 @@ addressing).
 Output: the run summary (JSON, see docs/report.md) on standard output; logs on standard
 error (text on a terminal, JSON lines otherwise).
 
+Runs are idempotent and resumable: each delivery day is recorded in DEST/_marketrail/
+when written, and a later run skips days that are complete and whose log files have not
+changed (--force runs them again). Without --from/--to a run covers yesterday and the
+--lookback days before it, so it suits a nightly schedule.
+
 Exit status:
-  0    every object was read and every event written
+  0    every object was read and every event written (or at most --max-failed failed)
   1    fatal: the run could not do its job (credentials, bucket, destination)
   2    usage error
-  3    finished, but some objects could not be read (named in the log and the report)
+  3    finished, but more than --max-failed objects could not be read (named in the log
+       and the report); their days run again next time
   130  interrupted by SIGINT;  143  interrupted by SIGTERM
 
 Example:
@@ -64,13 +71,24 @@ type runOptions struct {
 	endpoint, profile      string
 	region, reportPath     string
 	logFormat              string
+	lookback, maxFailed    int
+	force, dryRun          bool
+	shard                  string
+	shards                 int
+	progress               string
 }
 
 func (o *runOptions) flags(fs *flag.FlagSet) {
 	fs.StringVar(&o.source, "source", "", "the trail archive: s3://BUCKET[/PREFIX] or a folder holding AWSLogs/ (required)")
 	fs.StringVar(&o.dest, "dest", "", "where to write the tables: s3://BUCKET/PREFIX or a folder (required)")
-	fs.StringVar(&o.from, "from", "", "first delivery day, YYYY-MM-DD (default: yesterday, UTC; with only --to, the same as --to)")
+	fs.StringVar(&o.from, "from", "", "first delivery day, YYYY-MM-DD (default: yesterday minus --lookback, UTC; with only --to, the same as --to)")
 	fs.StringVar(&o.to, "to", "", "last delivery day, inclusive, YYYY-MM-DD (default: yesterday, UTC)")
+	fs.IntVar(&o.lookback, "lookback", 2, "without --from/--to: also re-check this many days before yesterday (CloudTrail can deliver late); they run again only if their inputs changed")
+	fs.BoolVar(&o.force, "force", false, "run days again even if they are complete and their inputs unchanged")
+	fs.BoolVar(&o.dryRun, "dry-run", false, "list what the window would read (days, objects, bytes, GET requests) and write nothing")
+	fs.IntVar(&o.maxFailed, "max-failed", 0, "exit 0 even with up to N objects that could not be read (they stay in the report)")
+	fs.StringVar(&o.shard, "shard", "", "run one shard I/N (0-based) of the window's delivery days, e.g. --shard 2/8")
+	fs.IntVar(&o.shards, "shards", 0, "run one shard of N, its index taken from JOB_COMPLETION_INDEX (Kubernetes Indexed Job) or AWS_BATCH_JOB_ARRAY_INDEX (AWS Batch array job)")
 	fs.Func("accounts", "only these account ids, comma-separated (default: all)", listFlag(&o.accounts))
 	fs.Func("regions", "only these regions, comma-separated (default: all)", listFlag(&o.regions))
 	fs.Func("event-source", "keep these event sources instead of AWS Marketplace, comma-separated", listFlag(&o.eventSources))
@@ -81,6 +99,7 @@ func (o *runOptions) flags(fs *flag.FlagSet) {
 	fs.StringVar(&o.region, "region", "", "AWS region (default: $AWS_REGION or the profile's)")
 	fs.StringVar(&o.reportPath, "report", "", "also write the run summary to FILE or s3://BUCKET/KEY")
 	fs.StringVar(&o.logFormat, "log-format", "auto", "log format: text, json, or auto (text on a terminal, else JSON)")
+	fs.StringVar(&o.progress, "progress", "auto", "progress bar: on, off, or auto (on when standard error is a terminal)")
 }
 
 func listFlag(dst *[]string) func(string) error {
@@ -107,7 +126,7 @@ func runCommand(ctx context.Context, args []string, stdout, stderr io.Writer) in
 		fmt.Fprintf(stderr, "marketrail run: %v\nRun 'marketrail run --help' for usage.\n", err)
 		return report.ExitUsage
 	}
-	cfg, err := o.config(time.Now())
+	cfg, err := o.config(time.Now(), os.Getenv)
 	if err == nil && fs.NArg() > 0 {
 		err = fmt.Errorf("%w: unexpected argument %q", errUsage, fs.Arg(0))
 	}
@@ -118,9 +137,16 @@ func runCommand(ctx context.Context, args []string, stdout, stderr io.Writer) in
 
 	ctx, interrupted, stop := withSignals(ctx)
 	defer stop()
-	log := newLogger(stderr, o.logFormat)
+	showProgress := o.progress == "on" || o.progress == "auto" && isTerminal(stderr)
+	log := newLogger(stderr, o.logFormat, showProgress)
 	cfg.Logger = log
 	cfg.Version = buildVersion()
+	cfg.Hook = crashHook(os.Getenv(crashEnv))
+	var bar *progress
+	if showProgress {
+		bar = newProgress(stderr)
+		cfg.Progress = bar
+	}
 
 	s := &stores{opts: storage.S3Options{Endpoint: o.endpoint, Profile: o.profile, Region: o.region}}
 	defer s.close()
@@ -138,6 +164,9 @@ func runCommand(ctx context.Context, args []string, stdout, stderr io.Writer) in
 		rep = &report.Report{Tool: "marketrail", Version: cfg.Version, Source: o.source, Dest: o.dest,
 			From: cfg.From.String(), To: cfg.To.String(), Started: time.Now().UTC()}
 		rep.Finish(err, 0)
+	}
+	if bar != nil {
+		bar.finish()
 	}
 	if code := interrupted(); code != 0 {
 		rep.Finish(nil, code)
@@ -164,14 +193,18 @@ func runCommand(ctx context.Context, args []string, stdout, stderr io.Writer) in
 	return rep.ExitCode
 }
 
-// config checks the options and turns them into a pipeline configuration.
-func (o *runOptions) config(now time.Time) (pipeline.Config, error) {
+// config checks the options and turns them into a pipeline configuration. getenv reads
+// the environment (for --shards).
+func (o *runOptions) config(now time.Time, getenv func(string) string) (pipeline.Config, error) {
 	var cfg pipeline.Config
 	if o.source == "" || o.dest == "" {
 		return cfg, fmt.Errorf("%w: --source and --dest are required", errUsage)
 	}
+	if o.lookback < 0 {
+		return cfg, fmt.Errorf("%w: --lookback must not be negative", errUsage)
+	}
 	yesterday := trail.DayOf(now).AddDays(-1)
-	from, to := yesterday, yesterday
+	from, to := yesterday.AddDays(-o.lookback), yesterday
 	var err error
 	if o.to != "" {
 		if to, err = trail.ParseDay(o.to); err != nil {
@@ -208,6 +241,17 @@ func (o *runOptions) config(now time.Time) (pipeline.Config, error) {
 	default:
 		return cfg, fmt.Errorf("%w: --log-format must be text, json or auto", errUsage)
 	}
+	switch o.progress {
+	case "auto", "on", "off":
+	default:
+		return cfg, fmt.Errorf("%w: --progress must be on, off or auto", errUsage)
+	}
+	if o.maxFailed < 0 {
+		return cfg, fmt.Errorf("%w: --max-failed must not be negative", errUsage)
+	}
+	if cfg.Shard, cfg.Shards, err = shard(o.shard, o.shards, getenv); err != nil {
+		return cfg, err
+	}
 	if sameLocation(o.source, o.dest) {
 		return cfg, fmt.Errorf("%w: --dest must not be the same place as --source", errUsage)
 	}
@@ -216,7 +260,41 @@ func (o *runOptions) config(now time.Time) (pipeline.Config, error) {
 	cfg.EventSources = o.eventSources
 	cfg.Workers = o.workers
 	cfg.MaxRowsFile = o.maxRows
+	cfg.Force, cfg.DryRun, cfg.MaxFailed = o.force, o.dryRun, o.maxFailed
 	return cfg, nil
+}
+
+// Environment variables that give a shard's index to --shards.
+var shardIndexEnv = [...]string{"JOB_COMPLETION_INDEX", "AWS_BATCH_JOB_ARRAY_INDEX"}
+
+// shard works out this process's shard from --shard I/N or --shards N and the environment.
+func shard(spec string, shards int, getenv func(string) string) (int, int, error) {
+	switch {
+	case spec != "" && shards != 0:
+		return 0, 0, fmt.Errorf("%w: give --shard I/N or --shards N, not both", errUsage)
+	case spec != "":
+		var i, n int
+		if _, err := fmt.Sscanf(spec, "%d/%d", &i, &n); err != nil || fmt.Sprintf("%d/%d", i, n) != spec || n < 1 || i < 0 || i >= n {
+			return 0, 0, fmt.Errorf("%w: --shard %q: want I/N with 0 <= I < N, e.g. 0/4", errUsage, spec)
+		}
+		return i, n, nil
+	case shards < 0:
+		return 0, 0, fmt.Errorf("%w: --shards must be positive", errUsage)
+	case shards > 0:
+		for _, name := range shardIndexEnv {
+			v := getenv(name)
+			if v == "" {
+				continue
+			}
+			i, err := strconv.Atoi(v)
+			if err != nil || i < 0 || i >= shards {
+				return 0, 0, fmt.Errorf("%w: %s=%q is not a shard index below --shards %d", errUsage, name, v, shards)
+			}
+			return i, shards, nil
+		}
+		return 0, 0, fmt.Errorf("%w: --shards needs the shard index in %s or %s", errUsage, shardIndexEnv[0], shardIndexEnv[1])
+	}
+	return 0, 1, nil
 }
 
 func sameLocation(a, b string) bool {
@@ -228,18 +306,23 @@ func sameLocation(a, b string) bool {
 	return err1 == nil && err2 == nil && aa == bb
 }
 
-// newLogger logs to w: text on a terminal, JSON lines otherwise (or as format says).
-func newLogger(w io.Writer, format string) *slog.Logger {
+// newLogger logs to w: text on a terminal, JSON lines otherwise (or as format says). Under
+// a progress bar only warnings and errors are logged, so the bar stays readable.
+func newLogger(w io.Writer, format string, quiet bool) *slog.Logger {
 	if format == "auto" {
 		format = "json"
 		if isTerminal(w) {
 			format = "text"
 		}
 	}
-	if format == "text" {
-		return slog.New(slog.NewTextHandler(w, nil))
+	opts := &slog.HandlerOptions{}
+	if quiet {
+		opts.Level = slog.LevelWarn
 	}
-	return slog.New(slog.NewJSONHandler(w, nil))
+	if format == "text" {
+		return slog.New(slog.NewTextHandler(w, opts))
+	}
+	return slog.New(slog.NewJSONHandler(w, opts))
 }
 
 func isTerminal(w io.Writer) bool {

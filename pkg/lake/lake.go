@@ -51,21 +51,37 @@ const PartitionColumn = "event_date"
 // DefaultMaxRowsPerFile splits very large partitions of a day into several files.
 const DefaultMaxRowsPerFile = 1_000_000
 
-// Manifest records what one delivery day wrote.
+// Manifest records what one delivery day wrote, and from which inputs.
 type Manifest struct {
-	DeliveryDay string    `json:"delivery_day"`
-	State       string    `json:"state"` // StatePublishing or StateComplete
-	Files       []string  `json:"files"` // every file the day owns, relative to the destination
-	Tool        string    `json:"tool"`
-	Version     string    `json:"version"`
-	Updated     time.Time `json:"updated"`
+	DeliveryDay string                      `json:"delivery_day"`
+	State       string                      `json:"state"`  // StatePublishing, StatePartial or StateComplete
+	Files       []string                    `json:"files"`  // every file the day owns, relative to the destination
+	Inputs      []Input                     `json:"inputs"` // the objects of the day's folders, sorted by key
+	Rows        map[string]map[string]int64 `json:"rows"`   // table → event_date → rows
+	Tool        string                      `json:"tool"`
+	Version     string                      `json:"version"`
+	Updated     time.Time                   `json:"updated"`
+}
+
+// Input is one object of a delivery day's folders, as listed.
+type Input struct {
+	Key  string `json:"key"`
+	Size int64  `json:"size"`
+	ETag string `json:"etag"`
 }
 
 // Manifest states.
 const (
 	StatePublishing = "publishing" // files may be partly published: Files lists old and new
-	StateComplete   = "complete"   // Files lists exactly what the day wrote
+	StatePartial    = "partial"    // published, but some inputs could not be read: run the day again
+	StateComplete   = "complete"   // Files lists exactly what the day wrote from Inputs
 )
+
+// Unchanged reports whether m records a complete day whose inputs were exactly inputs
+// (sorted by key), so running the day again would write the same files.
+func (m *Manifest) Unchanged(inputs []Input) bool {
+	return m != nil && m.State == StateComplete && slices.Equal(m.Inputs, inputs)
+}
 
 // ManifestKey is the key of delivery day d's manifest.
 func ManifestKey(d trail.Day) string { return ManifestDir + d.String() + ".json" }
@@ -76,6 +92,22 @@ type Writer struct {
 	Version        string // marketrail's version, recorded in files and manifests
 	MaxRowsPerFile int    // 0 means DefaultMaxRowsPerFile
 	TempDir        string // where files are staged before upload; "" means os.TempDir()
+	// Hook, if set, is called at the named moments of publishing (HookUpload, halfway
+	// through sending a file; HookPublished, after a day's files are published and before
+	// its manifest says so). Tests use it to kill the process at the dangerous moments.
+	Hook func(point string)
+}
+
+// Hook points.
+const (
+	HookUpload    = "upload"
+	HookPublished = "published"
+)
+
+func (w *Writer) hook(point string) {
+	if w.Hook != nil {
+		w.Hook(point)
+	}
 }
 
 // Table is one table's rows for one delivery day. Make one with NewTable.
@@ -155,8 +187,10 @@ type Result struct {
 }
 
 // PublishDay writes delivery day d's tables and replaces whatever d wrote before, following
-// the protocol in the package comment. A table with no rows writes no files.
-func (w *Writer) PublishDay(ctx context.Context, d trail.Day, tables ...Table) (Result, error) {
+// the protocol in the package comment. A table with no rows writes no files. inputs are the
+// objects the tables were made from, recorded in the manifest; complete says whether every
+// one of them was read (else the manifest says partial, and the day is run again next time).
+func (w *Writer) PublishDay(ctx context.Context, d trail.Day, inputs []Input, complete bool, tables ...Table) (Result, error) {
 	res := Result{Rows: map[string]map[string]int64{}}
 	old, err := w.ReadManifest(ctx, d)
 	if err != nil {
@@ -187,7 +221,7 @@ func (w *Writer) PublishDay(ctx context.Context, d trail.Day, tables ...Table) (
 	union := append(slices.Clone(oldFiles), res.Files...)
 	slices.Sort(union)
 	union = slices.Compact(union)
-	if err := w.writeManifest(ctx, d, StatePublishing, union); err != nil {
+	if err := w.writeManifest(ctx, &Manifest{DeliveryDay: d.String(), State: StatePublishing, Files: union, Inputs: inputs}); err != nil {
 		return res, err
 	}
 	meta := []parquet.WriterOption{
@@ -208,8 +242,13 @@ func (w *Writer) PublishDay(ctx context.Context, d trail.Day, tables ...Table) (
 			}
 		}
 	}
+	w.hook(HookPublished)
 	slices.Sort(res.Files)
-	return res, w.writeManifest(ctx, d, StateComplete, res.Files)
+	state := StateComplete
+	if !complete {
+		state = StatePartial
+	}
+	return res, w.writeManifest(ctx, &Manifest{DeliveryDay: d.String(), State: state, Files: res.Files, Inputs: inputs, Rows: res.Rows})
 }
 
 // publish writes one file to a local temporary file, then puts it on the destination.
@@ -230,7 +269,32 @@ func (w *Writer) publish(ctx context.Context, f file, meta []parquet.WriterOptio
 	if err != nil {
 		return fmt.Errorf("stage %s: %w", f.key, err)
 	}
-	return w.Dest.Put(ctx, f.key, tmp, size)
+	return w.Dest.Put(ctx, f.key, &hookReader{r: tmp, at: size / 2, fn: func() { w.hook(HookUpload) }}, size)
+}
+
+// hookReader calls fn once, when at bytes have been read through it.
+type hookReader struct {
+	r    io.ReadSeeker
+	n    int64
+	at   int64
+	fn   func()
+	done bool
+}
+
+func (h *hookReader) Read(p []byte) (int, error) {
+	n, err := h.r.Read(p)
+	h.n += int64(n)
+	if !h.done && h.n >= h.at && n > 0 {
+		h.done = true
+		h.fn()
+	}
+	return n, err
+}
+
+func (h *hookReader) Seek(off int64, whence int) (int64, error) {
+	n, err := h.r.Seek(off, whence)
+	h.n = n
+	return n, err
 }
 
 // ReadManifest returns delivery day d's manifest, or nil if the day has none.
@@ -249,16 +313,20 @@ func (w *Writer) ReadManifest(ctx context.Context, d trail.Day) (*Manifest, erro
 	return &m, nil
 }
 
-func (w *Writer) writeManifest(ctx context.Context, d trail.Day, state string, files []string) error {
-	m := Manifest{DeliveryDay: d.String(), State: state, Files: files, Tool: "marketrail", Version: w.Version, Updated: time.Now().UTC()}
+func (w *Writer) writeManifest(ctx context.Context, m *Manifest) error {
+	m.Tool, m.Version, m.Updated = "marketrail", w.Version, time.Now().UTC()
 	if m.Files == nil {
 		m.Files = []string{}
 	}
+	if m.Inputs == nil {
+		m.Inputs = []Input{}
+	}
+	d := m.DeliveryDay
 	b, err := json.MarshalIndent(m, "", "  ")
 	if err != nil {
 		return err
 	}
-	if err := w.Dest.Put(ctx, ManifestKey(d), bytes.NewReader(b), int64(len(b))); err != nil {
+	if err := w.Dest.Put(ctx, ManifestDir+d+".json", bytes.NewReader(b), int64(len(b))); err != nil {
 		return fmt.Errorf("write manifest of delivery day %s: %w", d, err)
 	}
 	return nil

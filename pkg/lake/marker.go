@@ -35,6 +35,11 @@ func Claim(ctx context.Context, dest storage.Storage, version string) error {
 		if err != nil {
 			return fmt.Errorf("list destination %s: %w", dest, err)
 		}
+		// Another shard may be claiming the same empty destination right now: its
+		// _marketrail/ folder is not foreign data.
+		if e.Key == "_marketrail/" {
+			continue
+		}
 		return fmt.Errorf("%w: %s holds %s; choose an empty destination or one marketrail wrote", ErrForeignDest, dest, e.Key)
 	}
 	b, _ := json.Marshal(map[string]any{"tool": "marketrail", "version": version, "created": time.Now().UTC()})

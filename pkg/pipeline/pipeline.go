@@ -46,6 +46,54 @@ type Config struct {
 	MaxRowsFile  int              // rows per Parquet file before splitting; 0 means the lake's default
 	Version      string           // marketrail's version, recorded in outputs
 	Logger       *slog.Logger     // nil means slog.Default()
+
+	Force     bool // run days again even when their manifest says they are complete and unchanged
+	DryRun    bool // list what the window would read, and write nothing
+	Shard     int  // this process's shard, 0 ≤ Shard < Shards
+	Shards    int  // how many shards split the window's days; 0 or 1 means no sharding
+	MaxFailed int  // failed objects a run may have and still exit 0
+
+	// Progress, if set, is told how the run advances.
+	Progress Progress
+	// Hook, if set, is called at named moments (the lake's hook points, and HookBetweenDays
+	// after a day is complete); tests use it to kill the process there.
+	Hook func(point string)
+}
+
+// HookBetweenDays is the hook point after one delivery day is fully written.
+const HookBetweenDays = "between-days"
+
+// Progress receives a run's progress. Its methods are called from one goroutine.
+type Progress interface {
+	// Days is called once, with the number of delivery days the run will handle.
+	Days(n int)
+	// Listed is called when a day's listing is known: its log files and their bytes.
+	Listed(day trail.Day, files int, bytes int64)
+	// Read is called after each log file: its bytes and the events it gave.
+	Read(bytes int64, events int)
+	// Done is called when a day is finished, with its action (report.Action*).
+	Done(day trail.Day, action string)
+}
+
+// ShardOf returns the shard, of n, that delivery day d belongs to: the day's number since
+// 1970-01-01 modulo n. It depends only on the day, so every process agrees on it whatever its
+// window, and consecutive days spread over all shards.
+func ShardOf(d trail.Day, n int) int {
+	if n <= 1 {
+		return 0
+	}
+	return int(d.Time().Unix()/86400) % n
+}
+
+// Days returns the delivery days of cfg's window that belong to cfg's shard.
+func (cfg *Config) Days() []trail.Day {
+	var days []trail.Day
+	for _, d := range trail.Range(cfg.From, cfg.To) {
+		if ShardOf(d, cfg.Shards) == cfg.Shard {
+			days = append(days, d)
+		}
+	}
+	return days
 }
 
 // DefaultWorkers is the default size of the worker pool: reading a log file waits on S3 as
@@ -58,6 +106,10 @@ func Run(ctx context.Context, cfg Config) (*report.Report, error) {
 	rep := &report.Report{
 		Tool: "marketrail", Version: cfg.Version, Source: cfg.Source.String(), Dest: cfg.Dest.String(),
 		From: cfg.From.String(), To: cfg.To.String(), Started: time.Now().UTC(),
+		DryRun: cfg.DryRun, MaxFailed: cfg.MaxFailed,
+	}
+	if cfg.Shards > 1 {
+		rep.Shard = fmt.Sprintf("%d/%d", cfg.Shard, cfg.Shards)
 	}
 	err := run(ctx, cfg, rep)
 	rep.Finish(err, 0)
@@ -88,28 +140,41 @@ type job struct {
 // message is what the lister and the workers tell the collector.
 type message struct {
 	day     trail.Day
+	begin   *dayPlan      // the day's listing is known and its work starts
 	skipped string        // an object listed and not read, with this reason
-	listed  int           // with done: how many log files were sent to the workers
-	done    bool          // the day's listing is complete
 	result  *objectResult // a worker finished a log file
+	end     string        // the day needs no (more) work: report.ActionUnchanged or ActionPlanned
+}
+
+// dayPlan is what a day's listing says.
+type dayPlan struct {
+	inputs []lake.Input // every object of the day's folders, sorted by key
+	files  int          // log files to read
+	bytes  int64        // their size
 }
 
 func run(ctx context.Context, cfg Config, rep *report.Report) error {
 	cfg.defaults()
 	log := cfg.Logger
-	writer := &lake.Writer{Dest: cfg.Dest, Version: cfg.Version, MaxRowsPerFile: cfg.MaxRowsFile}
-	if err := lake.Claim(ctx, cfg.Dest, cfg.Version); err != nil {
-		return err
+	writer := &lake.Writer{Dest: cfg.Dest, Version: cfg.Version, MaxRowsPerFile: cfg.MaxRowsFile, Hook: cfg.Hook}
+	if !cfg.DryRun {
+		if err := lake.Claim(ctx, cfg.Dest, cfg.Version); err != nil {
+			return err
+		}
 	}
 	folders, err := source.Discover(ctx, cfg.Source, cfg.Selection, cfg.Listings)
 	if err != nil {
 		return fmt.Errorf("discover trail folders in %s: %w", cfg.Source, err)
 	}
+	days := cfg.Days()
 	rep.Folders = len(folders)
 	log.Info("discovered trail folders", "source", cfg.Source.String(), "folders", len(folders),
-		"from", cfg.From.String(), "to", cfg.To.String(), "workers", cfg.Workers)
+		"from", cfg.From.String(), "to", cfg.To.String(), "days", len(days), "workers", cfg.Workers)
 	if len(folders) == 0 {
 		log.Warn("no trail folders found: expected " + trail.Root + "[o-ORGID/]ACCOUNT/CloudTrail/REGION/ below the source")
+	}
+	if cfg.Progress != nil {
+		cfg.Progress.Days(len(days))
 	}
 
 	g, ctx := errgroup.WithContext(ctx)
@@ -131,29 +196,13 @@ func run(ctx context.Context, cfg Config, rep *report.Report) error {
 	g.Go(func() error {
 		defer producers.Done()
 		defer close(jobs)
-		for _, d := range trail.Range(cfg.From, cfg.To) {
+		for _, d := range days {
 			select {
 			case slots <- struct{}{}:
 			case <-ctx.Done():
 				return ctx.Err()
 			}
-			n := 0
-			err := source.ListDay(ctx, cfg.Source, folders, d, cfg.Listings, func(o source.Object) error {
-				if o.Skip != "" {
-					return send(message{day: d, skipped: o.Skip})
-				}
-				n++
-				select {
-				case jobs <- job{d, o}:
-					return nil
-				case <-ctx.Done():
-					return ctx.Err()
-				}
-			})
-			if err != nil {
-				return err
-			}
-			if err := send(message{day: d, listed: n, done: true}); err != nil {
+			if err := listDay(ctx, &cfg, writer, folders, d, send, jobs); err != nil {
 				return err
 			}
 		}
@@ -180,31 +229,59 @@ func run(ctx context.Context, cfg Config, rep *report.Report) error {
 		close(msgs)
 	}()
 
-	// The collector: gathers each day's results and publishes the day once its listing is
-	// complete and every log file it listed has come back.
+	// The collector: gathers each day's results and publishes the day once every log file
+	// of its listing has come back.
 	g.Go(func() error {
-		days := map[trail.Day]*dayState{}
+		states := map[trail.Day]*dayState{}
 		for m := range msgs {
-			st := days[m.day]
+			st := states[m.day]
 			if st == nil {
-				st = &dayState{rep: report.NewDay(m.day.String()), start: time.Now(), expected: -1}
-				days[m.day] = st
+				st = &dayState{rep: report.NewDay(m.day.String()), start: time.Now()}
+				states[m.day] = st
 			}
 			switch {
+			case m.end != "":
+				st.rep.Action = m.end
+				st.done = true
+				if m.end == report.ActionPlanned {
+					st.rep.ObjectsListed += int64(st.plan.files)
+					st.rep.PlannedReads, st.rep.PlannedBytes = int64(st.plan.files), st.plan.bytes
+				}
+			case m.begin != nil:
+				st.plan = m.begin
+				if cfg.Progress != nil {
+					cfg.Progress.Listed(m.day, m.begin.files, m.begin.bytes)
+				}
 			case m.skipped != "":
 				st.rep.ObjectsListed++
 				st.rep.ObjectsSkipped[m.skipped]++
-			case m.done:
-				st.expected = m.listed
 			case m.result != nil:
 				st.add(m.result, log)
+				if cfg.Progress != nil {
+					var events int
+					if m.result.file != nil {
+						events = len(m.result.file.Events)
+					}
+					cfg.Progress.Read(m.result.bytesRead, events)
+				}
 			}
-			if st.expected >= 0 && st.received == st.expected {
-				delete(days, m.day)
+			if st.plan != nil && st.received == st.plan.files && !st.done && !cfg.DryRun {
 				if err := publish(ctx, writer, m.day, st, log); err != nil {
 					return err
 				}
+				st.rep.Action = report.ActionWritten
+				st.done = true
+			}
+			if st.done {
+				delete(states, m.day)
+				st.rep.Elapsed = time.Since(st.start).Seconds()
 				rep.Days = append(rep.Days, st.rep)
+				if cfg.Progress != nil {
+					cfg.Progress.Done(m.day, st.rep.Action)
+				}
+				if cfg.Hook != nil && st.rep.Action == report.ActionWritten {
+					cfg.Hook(HookBetweenDays)
+				}
 				<-slots
 			}
 		}
@@ -213,12 +290,69 @@ func run(ctx context.Context, cfg Config, rep *report.Report) error {
 	return g.Wait()
 }
 
+// listDay lists delivery day d and tells the collector what to do with it: nothing, when
+// its manifest says it is complete and its inputs are unchanged (unless forced); only count,
+// in a dry run; else read its log files.
+func listDay(ctx context.Context, cfg *Config, w *lake.Writer, folders []trail.Folder, d trail.Day, send func(message) error, jobs chan<- job) error {
+	var objs []source.Object
+	err := source.ListDay(ctx, cfg.Source, folders, d, cfg.Listings, func(o source.Object) error {
+		objs = append(objs, o)
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	slices.SortFunc(objs, func(a, b source.Object) int { return strings.Compare(a.Key, b.Key) })
+	plan := &dayPlan{inputs: make([]lake.Input, len(objs))}
+	for i, o := range objs {
+		plan.inputs[i] = lake.Input{Key: o.Key, Size: o.Size, ETag: o.ETag}
+		if o.Skip == "" {
+			plan.files++
+			plan.bytes += o.Size
+		}
+	}
+	if !cfg.Force {
+		m, err := w.ReadManifest(ctx, d)
+		if err != nil {
+			return err
+		}
+		if m.Unchanged(plan.inputs) {
+			cfg.Logger.Info("delivery day unchanged since it was written: skipped (--force runs it again)", "delivery_day", d.String())
+			return send(message{day: d, end: report.ActionUnchanged})
+		}
+	}
+	if err := send(message{day: d, begin: plan}); err != nil {
+		return err
+	}
+	for _, o := range objs {
+		if o.Skip != "" {
+			if err := send(message{day: d, skipped: o.Skip}); err != nil {
+				return err
+			}
+			continue
+		}
+		if cfg.DryRun {
+			continue
+		}
+		select {
+		case jobs <- job{d, o}:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	if cfg.DryRun {
+		return send(message{day: d, end: report.ActionPlanned})
+	}
+	return nil
+}
+
 // dayState gathers one delivery day's results in the collector.
 type dayState struct {
 	rep      *report.Day
 	start    time.Time
-	expected int // log files listed; -1 until the listing is complete
-	received int
+	plan     *dayPlan // nil until the day's listing is known
+	received int      // log files back from the workers
+	done     bool
 	events   []marketplace.Event
 }
 
@@ -262,7 +396,8 @@ func publish(ctx context.Context, w *lake.Writer, d trail.Day, st *dayState, log
 		}
 		st.rep.UsageUnparsed += int64(events[i].Notes.UnparsedUsage)
 	}
-	res, err := w.PublishDay(ctx, d,
+	complete := st.rep.ObjectsFailed == 0 && st.rep.ObjectsSkipped[source.SkipArchived] == 0
+	res, err := w.PublishDay(ctx, d, st.plan.inputs, complete,
 		lake.NewTable(marketplace.TableEvents, events, (*marketplace.Event).EventDate, compareEvents, "event_time"),
 		lake.NewTable(marketplace.TableMetering, metering, (*marketplace.MeteringRecord).EventDate, compareMetering, "event_time"))
 	if err != nil {
@@ -279,7 +414,6 @@ func publish(ctx context.Context, w *lake.Writer, d trail.Day, st *dayState, log
 		}
 	}
 	slices.SortFunc(st.rep.Failures, func(a, b report.Failure) int { return strings.Compare(a.Key, b.Key) })
-	st.rep.Elapsed = time.Since(st.start).Seconds()
 	log.Info("delivery day written", "delivery_day", d.String(), "objects", st.rep.ObjectsListed,
 		"events", len(events), "metering_records", len(metering), "duplicates", dropped,
 		"failed", st.rep.ObjectsFailed, "files", len(res.Files))

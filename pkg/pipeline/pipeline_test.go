@@ -212,7 +212,7 @@ func TestRerunReplacesExactly(t *testing.T) {
 	other := filepath.Join(dest, "events", "event_date="+from.String(), "other-tool.parquet")
 	os.WriteFile(other, []byte("not ours"), 0o644)
 
-	rep2 := run(t, sample, dest, from, to, func(c *pipeline.Config) { c.Workers = 16 })
+	rep2 := run(t, sample, dest, from, to, func(c *pipeline.Config) { c.Workers = 16; c.Force = true })
 	after := files(t, dest)
 	for _, f := range after {
 		if strings.Contains(f, "-000") {
@@ -323,5 +323,103 @@ func TestSelection(t *testing.T) {
 		if len(want) == 0 || !slices.Equal(got, want) {
 			t.Errorf("selection %+v: %d rows, want %d (> 0)", sel, len(got), len(want))
 		}
+	}
+}
+
+// Days already complete with unchanged inputs are skipped; a new log file in a day folder,
+// a day written with failed objects, or --force run it again.
+func TestResume(t *testing.T) {
+	from, to := sampleWindow(t)
+	src := copyTree(t, sample)
+	dest := t.TempDir()
+	rep := run(t, src, dest, from, to, nil)
+	if rep.DaysWritten != 3 || rep.DaysUnchanged != 0 {
+		t.Fatalf("first run: %d written, %d unchanged", rep.DaysWritten, rep.DaysUnchanged)
+	}
+	want := rows(t, dest)
+	rep = run(t, src, dest, from, to, nil)
+	if rep.DaysWritten != 0 || rep.DaysUnchanged != 3 || rep.Totals.LogFilesRead != 0 {
+		t.Errorf("second run: %d written, %d unchanged, %d files read; want 0, 3, 0", rep.DaysWritten, rep.DaysUnchanged, rep.Totals.LogFilesRead)
+	}
+	// CloudTrail delivers a late file into the middle day: only that day runs again.
+	mid := from.AddDays(1)
+	var folder string
+	filepath.WalkDir(filepath.Join(src, "AWSLogs"), func(p string, d fs.DirEntry, err error) error {
+		if folder == "" && err == nil && d.IsDir() && strings.HasSuffix(filepath.ToSlash(p), "/CloudTrail/us-east-1/"+mid.Path()) {
+			folder = p
+		}
+		return err
+	})
+	late := `{"Records":[{"eventVersion":"1.08","eventTime":"` + mid.String() + `T23:59:00Z","eventSource":"agreement-marketplace.amazonaws.com","eventName":"CancelAgreement","eventID":"late-delivery-1","awsRegion":"us-east-1","requestParameters":{"agreementId":"agmt-late"}}]}`
+	os.WriteFile(filepath.Join(folder, "late_CloudTrail.json"), []byte(late), 0o644)
+	rep = run(t, src, dest, from, to, nil)
+	if rep.DaysWritten != 1 || rep.DaysUnchanged != 2 || rep.Days[1].Action != report.ActionWritten {
+		t.Errorf("after a late delivery: %d written, %d unchanged; want the middle day only", rep.DaysWritten, rep.DaysUnchanged)
+	}
+	got := rows(t, dest)
+	if len(got) != len(want)+1 || !slices.ContainsFunc(got, func(r string) bool { return strings.Contains(r, "late-delivery-1") }) {
+		t.Errorf("after a late delivery: %d rows, want %d with the late event", len(got), len(want)+1)
+	}
+	// A day with a failed object is written but not complete: the next run reads it again.
+	os.WriteFile(filepath.Join(folder, "broken_CloudTrail.json.gz"), []byte("not gzip"), 0o644)
+	if rep = run(t, src, dest, from, to, nil); rep.DaysWritten != 1 || rep.ExitCode != report.ExitObjectsFail {
+		t.Errorf("with a broken object: %d written, exit %d", rep.DaysWritten, rep.ExitCode)
+	}
+	if rep = run(t, src, dest, from, to, func(c *pipeline.Config) { c.MaxFailed = 1 }); rep.DaysWritten != 1 || rep.ExitCode != 0 || rep.Totals.ObjectsFailed != 1 {
+		t.Errorf("again, --max-failed 1: %d written, exit %d, %d failed; want 1, 0, 1", rep.DaysWritten, rep.ExitCode, rep.Totals.ObjectsFailed)
+	}
+	os.Remove(filepath.Join(folder, "broken_CloudTrail.json.gz"))
+	run(t, src, dest, from, to, nil)
+	if rep = run(t, src, dest, from, to, nil); rep.DaysUnchanged != 3 {
+		t.Errorf("once repaired, the day should be complete: %d unchanged", rep.DaysUnchanged)
+	}
+	if rep = run(t, src, dest, from, to, func(c *pipeline.Config) { c.Force = true }); rep.DaysWritten != 3 {
+		t.Errorf("--force: %d written, want 3", rep.DaysWritten)
+	}
+	if got2 := rows(t, dest); !slices.Equal(got, got2) {
+		t.Errorf("rows changed across the reruns")
+	}
+}
+
+// A dry run lists what the window would read, and writes nothing at all.
+func TestDryRun(t *testing.T) {
+	from, to := sampleWindow(t)
+	dest := filepath.Join(t.TempDir(), "lake")
+	rep := run(t, sample, dest, from, to, func(c *pipeline.Config) { c.DryRun = true })
+	if ents, _ := os.ReadDir(dest); len(ents) != 0 {
+		t.Errorf("a dry run wrote %d entries", len(ents))
+	}
+	real := run(t, sample, t.TempDir(), from, to, nil)
+	if !rep.DryRun || rep.DaysPlanned != 3 || rep.Totals.PlannedReads != real.Totals.LogFilesRead || rep.Totals.PlannedBytes != real.Totals.BytesRead ||
+		rep.Totals.ObjectsListed != real.Totals.ObjectsListed {
+		t.Errorf("dry run planned %d reads of %d bytes over %d days (%d listed); the real run read %d files, %d bytes (%d listed)",
+			rep.Totals.PlannedReads, rep.Totals.PlannedBytes, rep.DaysPlanned, rep.Totals.ObjectsListed,
+			real.Totals.LogFilesRead, real.Totals.BytesRead, real.Totals.ObjectsListed)
+	}
+}
+
+// Shards take disjoint days; their union is one unsharded run, file for file and row for row.
+func TestShards(t *testing.T) {
+	from, to := sampleWindow(t)
+	from = from.AddDays(-1) // include the days outside the sample's window too
+	to = to.AddDays(1)
+	whole := t.TempDir()
+	run(t, sample, whole, from, to, nil)
+	sharded := t.TempDir()
+	seen := map[string]bool{}
+	for i := range 3 {
+		rep := run(t, sample, sharded, from, to, func(c *pipeline.Config) { c.Shard, c.Shards = i, 3 })
+		for _, d := range rep.Days {
+			if seen[d.DeliveryDay] {
+				t.Errorf("day %s done by two shards", d.DeliveryDay)
+			}
+			seen[d.DeliveryDay] = true
+		}
+	}
+	if len(seen) != 5 {
+		t.Errorf("shards covered %d days, want 5", len(seen))
+	}
+	if !slices.Equal(files(t, whole), files(t, sharded)) || !slices.Equal(rows(t, whole), rows(t, sharded)) {
+		t.Errorf("the union of the shards differs from one run")
 	}
 }

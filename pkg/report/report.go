@@ -20,6 +20,13 @@ const (
 	ExitSIGTERM     = 143 // interrupted by SIGTERM
 )
 
+// Actions: what a run did with a delivery day (Day.Action).
+const (
+	ActionWritten   = "written"   // read and published
+	ActionUnchanged = "unchanged" // complete before, with the same inputs: skipped
+	ActionPlanned   = "planned"   // listed by a dry run; nothing read or written
+)
+
 // Status values of Report.Status.
 const (
 	StatusOK            = "ok"
@@ -30,21 +37,27 @@ const (
 
 // Report is the summary of one run.
 type Report struct {
-	Tool     string    `json:"tool"`     // always "marketrail"
-	Version  string    `json:"version"`  // marketrail's version
-	Source   string    `json:"source"`   // where log files were read from
-	Dest     string    `json:"dest"`     // where Parquet was written
-	From     string    `json:"from"`     // first delivery day of the window, YYYY-MM-DD
-	To       string    `json:"to"`       // last delivery day of the window, YYYY-MM-DD
-	Started  time.Time `json:"started"`  // when the run began (UTC)
-	Finished time.Time `json:"finished"` // when it ended (UTC)
-	Elapsed  float64   `json:"elapsed_seconds"`
-	Status   string    `json:"status"`          // ok, failed_objects, fatal, interrupted
-	ExitCode int       `json:"exit_code"`       // the process's exit status
-	Error    string    `json:"error,omitempty"` // the fatal error, if any
-	Folders  int       `json:"trail_folders"`   // account/region folders discovered
-	Totals   Counts    `json:"totals"`          // the sum over Days
-	Days     []*Day    `json:"days"`            // one entry per delivery day, in order
+	Tool          string    `json:"tool"`     // always "marketrail"
+	Version       string    `json:"version"`  // marketrail's version
+	Source        string    `json:"source"`   // where log files were read from
+	Dest          string    `json:"dest"`     // where Parquet was written
+	From          string    `json:"from"`     // first delivery day of the window, YYYY-MM-DD
+	To            string    `json:"to"`       // last delivery day of the window, YYYY-MM-DD
+	Started       time.Time `json:"started"`  // when the run began (UTC)
+	Finished      time.Time `json:"finished"` // when it ended (UTC)
+	Elapsed       float64   `json:"elapsed_seconds"`
+	DryRun        bool      `json:"dry_run"`         // --dry-run: nothing was read or written
+	Shard         string    `json:"shard,omitempty"` // "I/N" when sharded
+	Status        string    `json:"status"`          // ok, failed_objects, fatal, interrupted
+	ExitCode      int       `json:"exit_code"`       // the process's exit status
+	Error         string    `json:"error,omitempty"` // the fatal error, if any
+	Folders       int       `json:"trail_folders"`   // account/region folders discovered
+	MaxFailed     int       `json:"max_failed"`      // failed objects allowed before the exit status is 3
+	DaysWritten   int       `json:"days_written"`    // delivery days read and published
+	DaysUnchanged int       `json:"days_unchanged"`  // delivery days skipped: complete and unchanged
+	DaysPlanned   int       `json:"days_planned"`    // delivery days a dry run listed
+	Totals        Counts    `json:"totals"`          // the sum over Days
+	Days          []*Day    `json:"days"`            // one entry per delivery day, in order
 }
 
 // Counts are the figures kept per delivery day and in total.
@@ -62,6 +75,8 @@ type Counts struct {
 	TextRepaired      int64            `json:"text_repaired"`      // events whose text held invalid UTF-8, replaced by U+FFFD
 	UsageUnparsed     int64            `json:"usage_unparsed"`     // metering usage timestamps or quantities kept as null because they could not be parsed
 	RowsWritten       map[string]int64 `json:"rows_written"`       // rows per table
+	PlannedReads      int64            `json:"planned_reads"`      // dry run: log files a run would read (one GET each)
+	PlannedBytes      int64            `json:"planned_bytes"`      // dry run: their size in bytes
 }
 
 // Add adds o to c.
@@ -77,6 +92,8 @@ func (c *Counts) Add(o Counts) {
 	c.DuplicatesDropped += o.DuplicatesDropped
 	c.TextRepaired += o.TextRepaired
 	c.UsageUnparsed += o.UsageUnparsed
+	c.PlannedReads += o.PlannedReads
+	c.PlannedBytes += o.PlannedBytes
 	c.ObjectsSkipped = addMap(c.ObjectsSkipped, o.ObjectsSkipped)
 	c.RowsWritten = addMap(c.RowsWritten, o.RowsWritten)
 }
@@ -94,6 +111,7 @@ func addMap(dst, src map[string]int64) map[string]int64 {
 // Day is the report of one delivery day.
 type Day struct {
 	DeliveryDay string `json:"delivery_day"` // YYYY-MM-DD
+	Action      string `json:"action"`       // written, unchanged or planned
 	Counts
 	Failures      []Failure                   `json:"failures"`       // objects that failed, with why
 	InvalidEvents []Failure                   `json:"invalid_events"` // selected records that could not become rows
@@ -136,15 +154,24 @@ func (r *Report) Finish(fatal error, interrupted int) {
 		}
 		return 0
 	})
+	r.DaysWritten, r.DaysUnchanged, r.DaysPlanned = 0, 0, 0
 	for _, d := range r.Days {
 		r.Totals.Add(d.Counts)
+		switch d.Action {
+		case ActionWritten:
+			r.DaysWritten++
+		case ActionUnchanged:
+			r.DaysUnchanged++
+		case ActionPlanned:
+			r.DaysPlanned++
+		}
 	}
 	switch {
 	case interrupted != 0:
 		r.Status, r.ExitCode = StatusInterrupted, interrupted
 	case fatal != nil:
 		r.Status, r.ExitCode = StatusFatal, ExitFatal
-	case r.Totals.ObjectsFailed > 0:
+	case r.Totals.ObjectsFailed > int64(r.MaxFailed):
 		r.Status, r.ExitCode = StatusFailedObjects, ExitObjectsFail
 	default:
 		r.Status, r.ExitCode = StatusOK, ExitOK
