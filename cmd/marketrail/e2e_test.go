@@ -405,7 +405,7 @@ func TestSampleS3(t *testing.T) {
 
 func TestUsageAndHelp(t *testing.T) {
 	r := marketrail(t, nil, "run", "--help")
-	for _, want := range []string{"--source", "--dest", "--from", "--endpoint-url", "--report", "Exit status", "143"} {
+	for _, want := range []string{"--source", "--dest", "--from", "--endpoint-url", "--report", "--lookback", "--force", "--dry-run", "--shards", "JOB_COMPLETION_INDEX", "Exit status", "143"} {
 		if r.code != 0 || !strings.Contains(r.stdout, want) {
 			t.Errorf("run --help (exit %d) does not explain %q", r.code, want)
 		}
@@ -417,6 +417,12 @@ func TestUsageAndHelp(t *testing.T) {
 		{"run", "--source", "x", "--dest", "y", "--from", "2024-03-02", "--to", "2024-03-01"},
 		{"run", "--source", "x", "--dest", "y", "--accounts", "12345"},
 		{"run", "--source", "x", "--dest", "y", "--bogus"},
+		{"run", "--source", "x", "--dest", "y", "--shard", "3/3"},
+		{"run", "--source", "x", "--dest", "y", "--shard", "1/2", "--shards", "2"},
+		{"run", "--source", "x", "--dest", "y", "--shards", "2"}, // no JOB_COMPLETION_INDEX
+		{"run", "--source", "x", "--dest", "y", "--lookback", "-1"},
+		{"run", "--source", "x", "--dest", "x"},
+		{"ddl", "--location", "/tmp/lake"},
 		{"frobnicate"},
 	} {
 		if r := marketrail(t, nil, args...); r.code != 2 || r.stderr == "" {
