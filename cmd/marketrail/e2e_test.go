@@ -486,3 +486,18 @@ func TestBinaryHasNoDuckDB(t *testing.T) {
 		t.Errorf("go list -deps looks wrong:\n%s", out)
 	}
 }
+
+// TestStaticBuild: the run path has no cgo, so the container's CGO_ENABLED=0 build works
+// and stamps the version as the Dockerfile does.
+func TestStaticBuild(t *testing.T) {
+	out := filepath.Join(t.TempDir(), "marketrail")
+	build := exec.Command("go", "build", "-trimpath", "-ldflags", "-s -w -X main.version=v9.9.9-static", "-o", out, ".")
+	build.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if b, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("CGO_ENABLED=0 build: %v\n%s", err, b)
+	}
+	v, err := exec.Command(out, "version").Output()
+	if err != nil || strings.TrimSpace(string(v)) != "marketrail v9.9.9-static" {
+		t.Errorf("version: %q %v", v, err)
+	}
+}

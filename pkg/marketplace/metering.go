@@ -23,7 +23,7 @@ type MeteringRecord struct {
 	UsageTime            *time.Time        `parquet:"usage_time,optional,timestamp(millisecond)" doc:"the usage record's timestamp, UTC, parsed from the metering service's \"Apr 19, 2018 4:32:50 PM\" form; null if unparseable"`
 	Status               string            `parquet:"status" doc:"Success, CustomerNotSubscribed or DuplicateRecord as logged; Unprocessed; Failed (the call returned an error); Unknown (no response logged); DryRun"`
 	MeteringRecordID     *string           `parquet:"metering_record_id,optional" doc:"the meteringRecordId the service returned"`
-	UsageAllocations     []UsageAllocation `parquet:"usage_allocations,optional,list" doc:"the usage record's usageAllocations"`
+	UsageAllocations     []UsageAllocation `parquet:"usage_allocations,optional,list" doc:"usageAllocations: the usage record's allocations of its quantity to tags"`
 	DryRun               *bool             `parquet:"dry_run,optional" doc:"MeterUsage's dryRun"`
 	ErrorCode            *string           `parquet:"error_code,optional" doc:"the call's errorCode"`
 	SourceKey            string            `parquet:"source_key" doc:"the log file the call came from, relative to the source root"`
@@ -36,14 +36,14 @@ type MeteringRecord struct {
 
 // UsageAllocation is one element of a usage record's usageAllocations.
 type UsageAllocation struct {
-	AllocatedUsageQuantity *int64 `parquet:"allocated_usage_quantity,optional"`
-	Tags                   []Tag  `parquet:"tags,optional,list"`
+	AllocatedUsageQuantity *int64 `parquet:"allocated_usage_quantity,optional" doc:"allocatedUsageQuantity"`
+	Tags                   []Tag  `parquet:"tags,optional,list" doc:"tags"`
 }
 
 // Tag is one tag of a usage allocation.
 type Tag struct {
-	Key   *string `parquet:"key,optional"`
-	Value *string `parquet:"value,optional"`
+	Key   *string `parquet:"key,optional" doc:"key"`
+	Value *string `parquet:"value,optional" doc:"value"`
 }
 
 // EventDate is the partition a metering record belongs to: the UTC date of its call.
