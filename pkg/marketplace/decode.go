@@ -92,6 +92,9 @@ func Decode(rec []byte, sourceKey string, index int) (Event, error) {
 	}
 	e.Notes.InvalidUTF8 = !utf8.Valid(rec)
 	lift(&e, r.ResponseElements, r.RequestParameters)
+	if e.EntityID == nil {
+		e.EntityID = changeSetEntity(r.RequestParameters)
+	}
 	e.Metering, e.Notes.UnparsedUsage = meteringRecords(&e, r.RequestParameters, r.ResponseElements)
 	return e, nil
 }

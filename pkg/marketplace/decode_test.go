@@ -207,7 +207,13 @@ func TestLift(t *testing.T) {
 		{`{}`, `{"customerAWSAccountID":"111122223333"}`, func(e *Event) *string { return e.CustomerAWSAccountID }, "111122223333"},
 		{`{}`, `{"customerAWSAccountId":"444455556666"}`, func(e *Event) *string { return e.CustomerAWSAccountID }, "444455556666"},
 		{`{"catalog":"AWSMarketplace","changeSet":[{"entity":{"identifier":"e-1"}}]}`, `{"changeSetId":"cs-1"}`, func(e *Event) *string { return e.ChangeSetID }, "cs-1"},
-		// Only top-level keys: a nested entity identifier is not lifted; an object value is not an id.
+		// StartChangeSet: the first change's entity, keys in any case; a top-level entityId wins.
+		{`{"catalog":"AWSMarketplace","changeSet":[{"changeType":"UpdateInformation","entity":{"type":"SaaSProduct@1.0","identifier":"prod-1"}},{"entity":{"identifier":"offer-2"}}]}`, `{"changeSetId":"cs-1"}`, func(e *Event) *string { return e.EntityID }, "prod-1"},
+		{`{"ChangeSet":[{"Entity":{"Identifier":"prod-3"}}]}`, `null`, func(e *Event) *string { return e.EntityID }, "prod-3"},
+		{`{"entityId":"e-top","changeSet":[{"entity":{"identifier":"prod-1"}}]}`, `null`, func(e *Event) *string { return e.EntityID }, "e-top"},
+		{`{"changeSet":[{"entity":{"identifier":{"x":1}}}]}`, `null`, func(e *Event) *string { return e.EntityID }, "<nil>"},
+		{`{"changeSet":[]}`, `null`, func(e *Event) *string { return e.EntityID }, "<nil>"},
+		// Otherwise only top-level keys: a nested entityId is not lifted; an object value is not an id.
 		{`{"changeSet":[{"entityId":"e-1"}],"productId":{"a":1}}`, `null`, func(e *Event) *string { return e.EntityID }, "<nil>"},
 		{`{"productId":{"a":1}}`, `null`, func(e *Event) *string { return e.ProductID }, "<nil>"},
 		{`{"listingId":"l-1","productCode":"pc"}`, `null`, func(e *Event) *string { return e.ListingID }, "l-1"},

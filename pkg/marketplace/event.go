@@ -48,7 +48,7 @@ type Event struct {
 	AgreementID          *string `parquet:"agreement_id,optional" doc:"$.responseElements.agreementId, else $.requestParameters.agreementId"`
 	AgreementRequestID   *string `parquet:"agreement_request_id,optional" doc:"$.responseElements.agreementRequestId, else $.requestParameters.agreementRequestId"`
 	ChangeSetID          *string `parquet:"change_set_id,optional" doc:"$.responseElements.changeSetId, else $.requestParameters.changeSetId"`
-	EntityID             *string `parquet:"entity_id,optional" doc:"$.responseElements.entityId, else $.requestParameters.entityId"`
+	EntityID             *string `parquet:"entity_id,optional" doc:"$.responseElements.entityId, else $.requestParameters.entityId, else $.requestParameters.changeSet[0].entity.identifier (StartChangeSet: the first change's entity)"`
 	Catalog              *string `parquet:"catalog,optional" doc:"$.responseElements.catalog, else $.requestParameters.catalog"`
 	ListingID            *string `parquet:"listing_id,optional" doc:"$.responseElements.listingId, else $.requestParameters.listingId"`
 	ProductID            *string `parquet:"product_id,optional" doc:"$.responseElements.productId, else $.requestParameters.productId"`

@@ -157,3 +157,52 @@ func lift(e *Event, payloads ...json.RawMessage) {
 		}
 	}
 }
+
+// changeSetEntity returns the entity of a StartChangeSet request's first change
+// (requestParameters.changeSet[0].entity.identifier, key names matched case-insensitively),
+// or nil: the entity a catalog change is about, which the call names nowhere else.
+func changeSetEntity(req json.RawMessage) *string {
+	var changes []json.RawMessage
+	if !arrayField(req, "changeSet", &changes) || len(changes) == 0 {
+		return nil
+	}
+	var entity json.RawMessage
+	if !objectField(changes[0], "entity", &entity) {
+		return nil
+	}
+	var id json.RawMessage
+	if !objectField(entity, "identifier", &id) {
+		return nil
+	}
+	var t text
+	if v := bytes.TrimSpace(id); len(v) == 0 || v[0] == '{' || v[0] == '[' || json.Unmarshal(v, &t) != nil {
+		return nil
+	}
+	return t.ptr()
+}
+
+// objectField finds key (case-insensitively; the first in sorted key order when several
+// spellings are present) in the JSON object raw and stores its raw value in dst.
+func objectField(raw json.RawMessage, key string, dst *json.RawMessage) bool {
+	var m map[string]json.RawMessage
+	if !object(raw, &m) {
+		return false
+	}
+	for _, k := range slices.Sorted(maps.Keys(m)) {
+		if strings.EqualFold(k, key) {
+			*dst = m[k]
+			return true
+		}
+	}
+	return false
+}
+
+// arrayField is objectField for a value that must be a JSON array.
+func arrayField(raw json.RawMessage, key string, dst *[]json.RawMessage) bool {
+	var v json.RawMessage
+	if !objectField(raw, key, &v) {
+		return false
+	}
+	v = bytes.TrimSpace(v)
+	return len(v) > 0 && v[0] == '[' && json.Unmarshal(v, dst) == nil
+}

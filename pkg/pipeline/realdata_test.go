@@ -9,6 +9,8 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -96,7 +98,7 @@ func isMarketplace(m map[string]any) bool {
 // records encoding/json calls Marketplace events, with the right columns; without a filter
 // of Marketplace, every record with a time decodes.
 func TestRealData(t *testing.T) {
-	var marketplaceEvents int
+	var marketplaceEvents, usageRecords int
 	for _, path := range realFiles(t) {
 		want := oracle(t, path)
 		f, err := os.Open(path)
@@ -125,11 +127,72 @@ func TestRealData(t *testing.T) {
 		marketplaceEvents += len(sel)
 		for i, e := range res.Events {
 			checkColumns(t, path, e, sel[i])
+			usageRecords += checkMetering(t, path, e, sel[i])
 		}
 	}
 	if marketplaceEvents < 43+16 {
 		t.Errorf("only %d Marketplace events in the real data, want the 43 captured and 16 documented at least", marketplaceEvents)
 	}
+	if usageRecords < 7 {
+		t.Errorf("only %d metering_records rows from the documented metering calls, want at least 7", usageRecords)
+	}
+}
+
+// checkMetering compares an event's metering_records rows with the usage records the
+// oracle finds in the record: a BatchMeterUsage call's results and unprocessed records (or,
+// when it failed or logged no response, its requested records), MeterUsage's one usage. It
+// returns the number of rows.
+func checkMetering(t *testing.T, path string, e marketplace.Event, m map[string]any) int {
+	t.Helper()
+	req, _ := m["requestParameters"].(map[string]any)
+	resp, _ := m["responseElements"].(map[string]any)
+	type usage struct{ dimension, customer, quantity string }
+	var want []usage
+	add := func(u any, dimKey, qtyKey string) {
+		um, _ := u.(map[string]any)
+		c, _ := um["customerIdentifier"].(string)
+		d, _ := um[dimKey].(string)
+		q := "-"
+		if f, ok := um[qtyKey].(float64); ok {
+			q = strconv.FormatInt(int64(f), 10)
+		}
+		want = append(want, usage{d, c, q})
+	}
+	switch m["eventName"] {
+	case "BatchMeterUsage":
+		if _, failed := m["errorCode"].(string); failed || resp == nil {
+			for _, u := range req["usageRecords"].([]any) {
+				add(u, "dimension", "quantity")
+			}
+			break
+		}
+		for _, r := range resp["results"].([]any) {
+			add(r.(map[string]any)["usageRecord"], "dimension", "quantity")
+		}
+		for _, u := range resp["unprocessedRecords"].([]any) {
+			add(u, "dimension", "quantity")
+		}
+	case "MeterUsage":
+		add(req, "usageDimension", "usageQuantity")
+	}
+	var got []usage
+	for _, r := range e.Metering {
+		u := usage{"", "", "-"}
+		if r.Dimension != nil {
+			u.dimension = *r.Dimension
+		}
+		if r.CustomerIdentifier != nil {
+			u.customer = *r.CustomerIdentifier
+		}
+		if r.Quantity != nil {
+			u.quantity = strconv.FormatInt(*r.Quantity, 10)
+		}
+		got = append(got, u)
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("%s: %v %v: metering rows %v, record has %v", path, m["eventName"], m["eventID"], got, want)
+	}
+	return len(got)
 }
 
 // checkColumns compares an event's columns with the oracle's view of the record.
