@@ -145,10 +145,12 @@ type table[T any] struct {
 func (t *table[T]) Name() string { return t.name }
 
 func (t *table[T]) files(d trail.Day, maxRows int) []file {
-	byDate := map[trail.Day][]T{}
+	// Rows are large structs: group and sort their indexes, and copy each row once, into
+	// its file's slice.
+	byDate := map[trail.Day][]int{}
 	for i := range t.rows {
 		p := t.date(&t.rows[i])
-		byDate[p] = append(byDate[p], t.rows[i])
+		byDate[p] = append(byDate[p], i)
 	}
 	dates := make([]trail.Day, 0, len(byDate))
 	for p := range byDate {
@@ -157,17 +159,21 @@ func (t *table[T]) files(d trail.Day, maxRows int) []file {
 	slices.SortFunc(dates, func(a, b trail.Day) int { return cmp.Compare(a.String(), b.String()) })
 	var out []file
 	for _, p := range dates {
-		rows := byDate[p]
-		slices.SortStableFunc(rows, func(a, b T) int { return t.compare(&a, &b) })
+		idx := byDate[p]
+		slices.SortStableFunc(idx, func(i, j int) int { return t.compare(&t.rows[i], &t.rows[j]) })
 		dir := t.name + "/" + PartitionColumn + "=" + p.String() + "/"
-		chunks := (len(rows) + maxRows - 1) / maxRows
+		chunks := (len(idx) + maxRows - 1) / maxRows
 		for i := range chunks {
-			chunk := rows[i*maxRows : min((i+1)*maxRows, len(rows))]
+			part := idx[i*maxRows : min((i+1)*maxRows, len(idx))]
 			key := dir + d.String() + ".parquet"
 			if chunks > 1 {
 				key = fmt.Sprintf("%s%s-%04d.parquet", dir, d, i+1)
 			}
-			out = append(out, file{key: key, partition: p, rows: len(chunk), write: func(w io.Writer, meta []parquet.WriterOption) error {
+			out = append(out, file{key: key, partition: p, rows: len(part), write: func(w io.Writer, meta []parquet.WriterOption) error {
+				chunk := make([]T, len(part))
+				for k, r := range part {
+					chunk[k] = t.rows[r]
+				}
 				opts := append(slices.Clip(meta), parquet.SortingWriterConfig(parquet.SortingColumns(parquet.Ascending(t.sortColumn))))
 				pw := parquet.NewGenericWriter[T](w, opts...)
 				if _, err := pw.Write(chunk); err != nil {
