@@ -54,7 +54,8 @@ Exit status:
   1    fatal: the run could not do its job (credentials, bucket, destination)
   2    usage error
   3    finished, but more than --max-failed objects could not be read (named in the log
-       and the report); their days run again next time
+       and the report); their days run again in the next run whose window
+       includes them
   130  interrupted by SIGINT;  143  interrupted by SIGTERM
 
 Example:
@@ -148,7 +149,7 @@ func runCommand(ctx context.Context, args []string, stdout, stderr io.Writer) in
 		cfg.Progress = bar
 	}
 
-	s := &stores{opts: storage.S3Options{Endpoint: o.endpoint, Profile: o.profile, Region: o.region}}
+	s := &stores{opts: storage.S3Options{Endpoint: o.endpoint, Profile: o.profile, Region: o.region}, log: log}
 	defer s.close()
 	rep, err := func() (*report.Report, error) {
 		var err error

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"log/slog"
 	"path/filepath"
 	"strings"
 
@@ -15,6 +16,7 @@ import (
 // stores opens the places named on the command line, sharing one S3 client.
 type stores struct {
 	opts   storage.S3Options
+	log    *slog.Logger // warned of each re-read of a broken object body
 	client *s3.Client
 	locals []*storage.Local
 }
@@ -40,7 +42,9 @@ func (s *stores) s3(ctx context.Context) (*s3.Client, error) {
 	return s.client, nil
 }
 
-// open opens a location; create makes a missing local folder (for a destination).
+// open opens a location; create makes a missing local folder (for a destination). A bucket
+// reads an object again when its body breaks off (storage.WithRetry); its requests are
+// retried by the S3 client itself.
 func (s *stores) open(ctx context.Context, loc string, create bool) (storage.Storage, error) {
 	if bucket, prefix, ok := parseS3(loc); ok {
 		if bucket == "" {
@@ -50,7 +54,7 @@ func (s *stores) open(ctx context.Context, loc string, create bool) (storage.Sto
 		if err != nil {
 			return nil, err
 		}
-		return storage.NewS3(c, bucket, prefix), nil
+		return storage.WithRetry(storage.NewS3(c, bucket, prefix), storage.RetryPolicy{Logger: s.log}), nil
 	}
 	l, err := storage.OpenLocal(loc, create)
 	if err != nil {

@@ -40,6 +40,11 @@ func Claim(ctx context.Context, dest storage.Storage, version string) error {
 		if e.Key == "_marketrail/" {
 			continue
 		}
+		// A shard that started at the same time may have claimed the destination and
+		// published files since the marker was read: its marker comes first, so look again.
+		if _, err := storage.ReadAll(ctx, dest, MarkerKey); err == nil {
+			return nil
+		}
 		return fmt.Errorf("%w: %s holds %s; choose an empty destination or one marketrail wrote", ErrForeignDest, dest, e.Key)
 	}
 	b, _ := json.Marshal(map[string]any{"tool": "marketrail", "version": version, "created": time.Now().UTC()})

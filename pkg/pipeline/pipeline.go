@@ -142,6 +142,7 @@ type message struct {
 	day     trail.Day
 	begin   *dayPlan      // the day's listing is known and its work starts
 	skipped string        // an object listed and not read, with this reason
+	key     string        // the skipped object
 	result  *objectResult // a worker finished a log file
 	end     string        // the day needs no (more) work: report.ActionUnchanged or ActionPlanned
 }
@@ -255,6 +256,9 @@ func run(ctx context.Context, cfg Config, rep *report.Report) error {
 			case m.skipped != "":
 				st.rep.ObjectsListed++
 				st.rep.ObjectsSkipped[m.skipped]++
+				if m.skipped == source.SkipArchived {
+					st.archived(m.key, log)
+				}
 			case m.result != nil:
 				st.add(m.result, log)
 				if cfg.Progress != nil {
@@ -326,7 +330,7 @@ func listDay(ctx context.Context, cfg *Config, w *lake.Writer, folders []trail.F
 	}
 	for _, o := range objs {
 		if o.Skip != "" {
-			if err := send(message{day: d, skipped: o.Skip}); err != nil {
+			if err := send(message{day: d, skipped: o.Skip, key: o.Key}); err != nil {
 				return err
 			}
 			continue
@@ -362,7 +366,7 @@ func (st *dayState) add(r *objectResult, log *slog.Logger) {
 	switch {
 	case errors.Is(r.err, storage.ErrArchived):
 		st.rep.ObjectsSkipped[source.SkipArchived]++
-		log.Warn("skipped archived object: restore it to read it", "key", r.key)
+		st.archived(r.key, log)
 		return
 	case r.err != nil:
 		st.rep.ObjectsFailed++
@@ -382,6 +386,15 @@ func (st *dayState) add(r *objectResult, log *slog.Logger) {
 		log.Warn("event could not become a row", "key", inv.Key, "record", *inv.Record, "error", inv.Reason)
 	}
 	st.events = append(st.events, f.Events...)
+}
+
+// archived records an object found archived (by its listing's storage class or by a read),
+// so the report lists what to restore.
+func (st *dayState) archived(key string, log *slog.Logger) {
+	if i, found := slices.BinarySearch(st.rep.Archived, key); !found {
+		st.rep.Archived = slices.Insert(st.rep.Archived, i, key)
+	}
+	log.Warn("skipped archived object: restore it to read it", "key", key)
 }
 
 // publish deduplicates a delivery day's events and writes them.

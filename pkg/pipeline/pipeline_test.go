@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"io"
 	"io/fs"
+	"iter"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -421,5 +422,71 @@ func TestShards(t *testing.T) {
 	}
 	if !slices.Equal(files(t, whole), files(t, sharded)) || !slices.Equal(rows(t, whole), rows(t, sharded)) {
 		t.Errorf("the union of the shards differs from one run")
+	}
+}
+
+// glacier is a local folder whose listing reports one key in the GLACIER storage class, as
+// S3 lists an object archived by a lifecycle rule.
+type glacier struct {
+	*storage.Local
+	key string
+}
+
+func (g glacier) List(ctx context.Context, prefix string, delim bool) iter.Seq2[storage.Entry, error] {
+	return func(yield func(storage.Entry, error) bool) {
+		for e, err := range g.Local.List(ctx, prefix, delim) {
+			if e.Key == g.key {
+				e.StorageClass = "GLACIER"
+			}
+			if !yield(e, err) {
+				return
+			}
+		}
+	}
+}
+
+// TestArchivedInListing: an object the listing shows archived is not read, not failed, and
+// named in the day's archived list; the day is not marked complete, so it runs again once
+// the object is restored.
+func TestArchivedInListing(t *testing.T) {
+	from, to := sampleWindow(t)
+	m, err := gentrail.ReadManifest("../../testdata/trail-manifest.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var key, day string
+	for _, c := range m.Copies {
+		if c.DeliveryDay == from.String() {
+			key, day = c.SourceKey, c.DeliveryDay
+			break
+		}
+	}
+	dest := t.TempDir()
+	rep := run(t, sample, dest, from, to, func(c *pipeline.Config) { c.Source = glacier{open(t, sample, false), key} })
+	if rep.ExitCode != report.ExitOK || rep.Totals.ObjectsFailed != 0 || rep.Totals.ObjectsSkipped[source.SkipArchived] != 1 {
+		t.Fatalf("exit %d, failed %d, skipped %v", rep.ExitCode, rep.Totals.ObjectsFailed, rep.Totals.ObjectsSkipped)
+	}
+	for _, d := range rep.Days {
+		want := []string{}
+		if d.DeliveryDay == day {
+			want = []string{key}
+		}
+		if !slices.Equal(d.Archived, want) {
+			t.Errorf("day %s archived %q, want %q", d.DeliveryDay, d.Archived, want)
+		}
+	}
+	b, err := os.ReadFile(filepath.Join(dest, filepath.FromSlash(lake.ManifestKey(from))))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var man lake.Manifest
+	json.Unmarshal(b, &man)
+	if man.State != lake.StatePartial {
+		t.Errorf("manifest state %q, want partial", man.State)
+	}
+	for _, r := range rows(t, dest) {
+		if strings.Contains(r, key) {
+			t.Errorf("a row of the archived object was written: %s", r)
+		}
 	}
 }

@@ -114,6 +114,7 @@ type Day struct {
 	Action      string `json:"action"`       // written, unchanged or planned
 	Counts
 	Failures      []Failure                   `json:"failures"`       // objects that failed, with why
+	Archived      []string                    `json:"archived"`       // objects a read found archived (skipped as "archived"), sorted
 	InvalidEvents []Failure                   `json:"invalid_events"` // selected records that could not become rows
 	Partitions    map[string]map[string]int64 `json:"partitions"`     // table → event_date → rows written
 	Files         []string                    `json:"files"`          // files written, relative to the destination
@@ -133,6 +134,7 @@ func NewDay(day string) *Day {
 		DeliveryDay:   day,
 		Counts:        Counts{ObjectsSkipped: map[string]int64{}, RowsWritten: map[string]int64{}},
 		Failures:      []Failure{},
+		Archived:      []string{},
 		InvalidEvents: []Failure{},
 		Partitions:    map[string]map[string]int64{},
 		Files:         []string{},

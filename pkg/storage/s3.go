@@ -6,10 +6,14 @@ import (
 	"fmt"
 	"io"
 	"iter"
+	"math/rand/v2"
 	"os"
 	"strings"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/aws/ratelimit"
+	"github.com/aws/aws-sdk-go-v2/aws/retry"
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
@@ -30,6 +34,11 @@ type S3Options struct {
 // custom endpoint (opts.Endpoint, AWS_ENDPOINT_URL_S3 or AWS_ENDPOINT_URL) it uses path-style
 // addressing, which S3-compatible servers expect. When no region is configured at all it
 // uses us-east-1.
+//
+// The client retries failed requests itself, more patiently than the SDK's default (3
+// attempts), in the SDK's standard retry mode: see newRetryer for what and why.
+// AWS_MAX_ATTEMPTS (max_attempts) and AWS_RETRY_MODE=adaptive (retry_mode) still apply when
+// set.
 func NewS3Client(ctx context.Context, opts S3Options) (*s3.Client, error) {
 	var load []func(*config.LoadOptions) error
 	if opts.Profile != "" {
@@ -47,6 +56,7 @@ func NewS3Client(ctx context.Context, opts S3Options) (*s3.Client, error) {
 	}
 	custom := opts.Endpoint != "" || os.Getenv("AWS_ENDPOINT_URL_S3") != "" || os.Getenv("AWS_ENDPOINT_URL") != ""
 	return s3.NewFromConfig(cfg, func(o *s3.Options) {
+		o.Retryer = newRetryer(cfg.RetryMode, cfg.RetryMaxAttempts)
 		if opts.Endpoint != "" {
 			o.BaseEndpoint = aws.String(opts.Endpoint)
 		}
@@ -56,12 +66,89 @@ func NewS3Client(ctx context.Context, opts S3Options) (*s3.Client, error) {
 	}), nil
 }
 
+// Retry settings of the S3 client (see newRetryer).
+const (
+	// S3MaxAttempts is how many times the client sends one request before giving up.
+	S3MaxAttempts = 10
+	// S3MaxBackoff caps the delay before one retry.
+	S3MaxBackoff = 20 * time.Second
+	// s3BaseBackoff is the unit of the backoff: the ceiling before the n-th retry is 2^n of it.
+	s3BaseBackoff = 200 * time.Millisecond
+)
+
+// newRetryer is the S3 client's retry strategy for API calls (GetObject up to its response
+// headers, ListObjectsV2, PutObject, DeleteObject):
+//
+//   - Up to S3MaxAttempts attempts (AWS_MAX_ATTEMPTS / max_attempts when set), retrying what
+//     the SDK deems transient: 500, 502, 503 and 504 answers, throttling codes such as
+//     SlowDown, RequestTimeout, and connection errors (reset, refused, timeouts) before the
+//     response. A PutObject body is a ReadSeeker, so the SDK rewinds and resends it.
+//   - Before the n-th retry, a delay drawn uniformly from [0, min(S3MaxBackoff, 200ms·2^n))
+//     ("full jitter"), so workers retrying together spread out.
+//   - No retry quota. The SDK's default circuit breaker refuses retries once some 100
+//     attempts have failed without enough successes in between; a burst of 503 SlowDown at
+//     high concurrency would then fail objects. Attempts stay bounded per request instead.
+//
+// Throttling slows the worker pool down rather than failing the run: a worker whose request
+// is throttled sleeps its backoff before trying again, so the more S3 throttles, the fewer
+// requests are in flight; and one request may wait up to a minute and a half in all (40 s on
+// average) before its tenth attempt fails.
+//
+// The SDK's "adaptive" mode (a client-side token bucket that cuts the send rate on throttling
+// answers) was tried, against versitygw through the tests' fault-injecting proxy, and is not
+// the default: it works, but it measures the send rate in half-second buckets and never
+// limits below 0.5 requests a second, so throttling early in a run (before a rate is
+// measured) drops the whole client to about one request every two seconds. The fault test
+// over the 46-file sample trail took 50 s instead of 3 s. Its retry quota is also never
+// refilled by successes (aws/aws-sdk-go-v2#3550), which this strategy avoids by having none.
+// AWS_RETRY_MODE=adaptive (retry_mode) still selects it, with the settings above.
+func newRetryer(mode aws.RetryMode, maxAttempts int) aws.Retryer {
+	if maxAttempts <= 0 {
+		maxAttempts = S3MaxAttempts
+	}
+	std := func(o *retry.StandardOptions) {
+		o.MaxAttempts = maxAttempts
+		o.MaxBackoff = S3MaxBackoff
+		o.Backoff = retry.BackoffDelayerFunc(func(attempt int, _ error) (time.Duration, error) {
+			return jitter(attempt, s3BaseBackoff, S3MaxBackoff), nil
+		})
+		o.RateLimiter = ratelimit.None
+	}
+	if mode == aws.RetryModeAdaptive {
+		return retry.NewAdaptiveMode(func(o *retry.AdaptiveModeOptions) {
+			o.StandardOptions = append(o.StandardOptions, std)
+		})
+	}
+	return retry.NewStandard(std)
+}
+
+// jitter returns a random delay in [0, min(ceiling, base·2^attempt)).
+func jitter(attempt int, base, ceiling time.Duration) time.Duration {
+	d := base
+	for i := 0; i < attempt && d < ceiling; i++ {
+		d *= 2
+	}
+	if d = min(d, ceiling); d <= 0 {
+		return 0
+	}
+	return rand.N(d)
+}
+
 // S3 is a Storage over a bucket and an optional key prefix.
 type S3 struct {
 	client *s3.Client
 	bucket string
 	prefix string // "" or ending in '/'
+
+	// StallTimeout is how long one read of an object's body may wait for data before Load
+	// gives up on the connection: the read then fails with a [*ReadError] (wrapping
+	// ErrStalled), which [WithRetry] retries. 0 means DefaultStallTimeout.
+	StallTimeout time.Duration
 }
+
+// DefaultStallTimeout is S3.StallTimeout's default. A CloudTrail log file is a few
+// megabytes at most, so a minute without one byte is a dead connection, not a slow one.
+const DefaultStallTimeout = time.Minute
 
 // NewS3 returns a Storage rooted at s3://bucket/prefix.
 func NewS3(client *s3.Client, bucket, prefix string) *S3 {
@@ -114,14 +201,51 @@ func (s *S3) List(ctx context.Context, prefix string, delim bool) iter.Seq2[Entr
 	}
 }
 
-// Load implements Storage with GetObject.
+// Load implements Storage with GetObject. The SDK retries the request itself (see
+// newRetryer) until the response headers arrive. Past that point, any error reading the
+// body (a connection reset, a body shorter than its Content-Length, a timeout, a read that
+// waits StallTimeout for data) reaches fn as a [*ReadError], which wraps ErrBrokenRead: Load
+// itself does not retry; [WithRetry] does.
 func (s *S3) Load(ctx context.Context, key string, fn func(io.Reader) error) error {
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
 	out, err := s.client.GetObject(ctx, &s3.GetObjectInput{Bucket: &s.bucket, Key: aws.String(s.prefix + key)})
 	if err != nil {
 		return fmt.Errorf("get %s: %w", key, describe(err))
 	}
 	defer out.Body.Close()
-	return fn(out.Body)
+	stall := s.StallTimeout
+	if stall <= 0 {
+		stall = DefaultStallTimeout
+	}
+	b := &s3Body{key: key, r: out.Body, ctx: ctx, stall: stall}
+	b.timer = time.AfterFunc(stall, func() { cancel(ErrStalled) })
+	b.timer.Stop()
+	defer b.timer.Stop()
+	return fn(b)
+}
+
+// s3Body is a GetObject body that marks its read errors as [*ReadError] and gives up on a
+// read that waits longer than stall for data, by cancelling the request's context.
+type s3Body struct {
+	key   string
+	r     io.Reader
+	ctx   context.Context // the request's; cancelled with ErrStalled by timer
+	stall time.Duration
+	timer *time.Timer
+}
+
+func (b *s3Body) Read(p []byte) (int, error) {
+	b.timer.Reset(b.stall)
+	n, err := b.r.Read(p)
+	b.timer.Stop()
+	if err != nil && err != io.EOF {
+		if cause := context.Cause(b.ctx); errors.Is(cause, ErrStalled) {
+			err = fmt.Errorf("%w after %v: %v", ErrStalled, b.stall, err)
+		}
+		err = &ReadError{Key: b.key, Err: err}
+	}
+	return n, err
 }
 
 // Put implements Storage with a single PutObject, which S3 applies atomically.

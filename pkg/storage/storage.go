@@ -28,7 +28,11 @@ type Storage interface {
 	// Load calls fn with a reader of the object's content. When the read breaks off and is
 	// retried, fn runs again from the start with a fresh reader, so fn must begin from
 	// scratch each time: a retry re-streams, it never counts anything twice. Load returns
-	// fn's error, or an error wrapping ErrNotExist or ErrArchived.
+	// fn's error, or an error wrapping ErrNotExist or ErrArchived. When the reader's own
+	// read fails for a reason outside the content (the connection broke off, timed out or
+	// stalled), its error wraps ErrBrokenRead (S3 returns a [*ReadError]), so fn's error
+	// does too if fn wraps what it read with %w; such a Load is worth retrying (see
+	// [WithRetry]), while an error about the content itself is not.
 	Load(ctx context.Context, key string, fn func(io.Reader) error) error
 
 	// Put stores size bytes read from r under key, atomically: a reader sees the old object
@@ -58,6 +62,13 @@ var (
 	// ErrArchived is wrapped by Load's error for an object in an archive storage class
 	// (Glacier Flexible Retrieval, Deep Archive) that must be restored before it can be read.
 	ErrArchived = errors.New("object is archived and must be restored before it can be read")
+	// ErrBrokenRead is wrapped by the error of a read of an object's content that broke
+	// off for a reason outside the content: a connection reset, a body shorter than its
+	// Content-Length, a timeout. The object may well be fine; reading it again may work.
+	ErrBrokenRead = errors.New("read broke off")
+	// ErrStalled is wrapped by the error of a read that waited too long for data (see
+	// S3.StallTimeout). It comes inside a [*ReadError], so it is a broken read too.
+	ErrStalled = errors.New("read stalled")
 )
 
 // ReadAll loads a whole (small) object, such as a manifest, into memory.

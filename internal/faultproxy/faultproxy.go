@@ -1,0 +1,338 @@
+// Package faultproxy is an HTTP reverse proxy for tests that sits between an S3 client and a
+// real S3-compatible server and injects the faults S3 is known for: 503 SlowDown, 500
+// InternalError, a connection that breaks off in the middle of an object's body, a body that
+// stalls, and objects archived to Glacier (403 InvalidObjectState). Everything else is
+// forwarded unchanged, with the client's Host header, so SigV4 signatures still verify.
+//
+// Faults are deterministic: each distinct object key that is fetched (GET) gets a number, 1,
+// 2, 3… in the order of its first request, and a key whose number is a multiple of
+// Config.SlowDownEvery gets a SlowDown answer, and so on. The faults one key gets come one per
+// request, in the order SlowDown, InternalError, Reset, Stall; its later requests go through.
+// So a client that retries enough reads everything, and the counters say what was injected.
+package faultproxy
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
+	"strings"
+	"sync"
+	"sync/atomic"
+)
+
+// Config says which faults to inject. Zero values inject nothing.
+type Config struct {
+	// SlowDownEvery: the first request of every Nth object key is answered 503 SlowDown.
+	SlowDownEvery int
+	// InternalErrorEvery: every Nth object key gets one 500 InternalError answer.
+	InternalErrorEvery int
+	// ResetEvery: every Nth object key gets one response that breaks off mid-body: the real
+	// status and headers (Content-Length included), part of the body, then the connection is
+	// closed.
+	ResetEvery int
+	// StallEvery: every Nth object key gets one response that sends the real status and
+	// headers and part of the body, then sends nothing more until the client gives up (or
+	// the proxy is closed).
+	StallEvery int
+	// CutAfter is how many body bytes a reset or stalled response sends; 0 means half the
+	// body. A response with an empty body, or that is not a 200, is forwarded whole.
+	CutAfter int64
+	// RST makes a reset close the connection with a TCP RST (SO_LINGER 0) rather than a
+	// plain close. A plain close is a clean truncation: the client always gets the headers
+	// and the partial body, then an unexpected EOF. With RST the client's kernel may throw
+	// away data it had not read yet, so the client may see the reset before the headers.
+	RST bool
+	// ListSlowDownEvery: the first request of every Nth distinct listing (a GET of a bucket,
+	// such as ListObjectsV2, one per page) is answered 503 SlowDown.
+	ListSlowDownEvery int
+	// Archived: a GET of an object whose key contains one of these strings is answered, every
+	// time, 403 InvalidObjectState with storage class GLACIER, as S3 answers for an object
+	// archived to Glacier Flexible Retrieval or Deep Archive.
+	Archived []string
+}
+
+// Proxy is a running fault-injecting proxy. Its counters say what it did.
+type Proxy struct {
+	// URL is the proxy's endpoint, http://127.0.0.1:PORT: give it to the S3 client.
+	URL string
+
+	Requests       atomic.Int64 // requests received
+	ObjectGets     atomic.Int64 // GETs of objects, faulted or not
+	SlowDowns      atomic.Int64 // 503 SlowDown answers to object GETs
+	InternalErrors atomic.Int64 // 500 InternalError answers
+	Resets         atomic.Int64 // responses cut off mid-body by closing the connection
+	Stalls         atomic.Int64 // responses that stalled mid-body
+	Archived       atomic.Int64 // 403 InvalidObjectState answers
+	ListSlowDowns  atomic.Int64 // 503 SlowDown answers to listings
+
+	cfg       Config
+	srv       *httptest.Server
+	transport *http.Transport
+	proxy     *httputil.ReverseProxy
+	closing   chan struct{}
+	closeOnce sync.Once
+
+	mu    sync.Mutex
+	keys  map[string]*seen // object GETs by bucket/key
+	lists map[string]*seen // listings by bucket?query
+}
+
+// seen is what the proxy knows of one object key or listing.
+type seen struct {
+	num      int // 1, 2, 3… in the order of first requests
+	requests int
+}
+
+// fault is what the proxy does to one request.
+type fault int
+
+const (
+	none fault = iota
+	slowDown
+	internalError
+	reset
+	stall
+	archived
+	listSlowDown
+)
+
+type faultKey struct{}
+
+// New starts a proxy in front of upstream (the S3 server's endpoint URL) on 127.0.0.1.
+// Close it when done.
+func New(upstream string, cfg Config) (*Proxy, error) {
+	target, err := url.Parse(upstream)
+	if err != nil {
+		return nil, fmt.Errorf("faultproxy: upstream %q: %w", upstream, err)
+	}
+	if target.Scheme == "" || target.Host == "" {
+		return nil, fmt.Errorf("faultproxy: upstream %q is not an http(s) URL", upstream)
+	}
+	p := &Proxy{
+		cfg:       cfg,
+		transport: http.DefaultTransport.(*http.Transport).Clone(),
+		closing:   make(chan struct{}),
+		keys:      map[string]*seen{},
+		lists:     map[string]*seen{},
+	}
+	p.proxy = &httputil.ReverseProxy{
+		Rewrite: func(r *httputil.ProxyRequest) {
+			r.SetURL(target)
+			r.Out.Host = r.In.Host // SigV4 signs the Host header: keep the client's
+		},
+		Transport:      p.transport,
+		FlushInterval:  -1, // flush every write, so a cut response's partial body reaches the client
+		ModifyResponse: p.modifyResponse,
+		ErrorLog:       log.New(io.Discard, "", 0),
+	}
+	p.srv = httptest.NewServer(http.HandlerFunc(p.serve))
+	p.URL = p.srv.URL
+	return p, nil
+}
+
+// Close stops the proxy, ending stalled responses.
+func (p *Proxy) Close() {
+	p.closeOnce.Do(func() {
+		close(p.closing)
+		p.srv.CloseClientConnections()
+		p.srv.Close()
+		p.transport.CloseIdleConnections()
+	})
+}
+
+// String summarises the counters, for test logs.
+func (p *Proxy) String() string {
+	return fmt.Sprintf("requests %d, object GETs %d, SlowDown %d, InternalError %d, resets %d, stalls %d, archived %d, listing SlowDown %d",
+		p.Requests.Load(), p.ObjectGets.Load(), p.SlowDowns.Load(), p.InternalErrors.Load(), p.Resets.Load(),
+		p.Stalls.Load(), p.Archived.Load(), p.ListSlowDowns.Load())
+}
+
+func (p *Proxy) serve(w http.ResponseWriter, r *http.Request) {
+	p.Requests.Add(1)
+	f := p.decide(r)
+	switch f {
+	case slowDown, listSlowDown:
+		if f == slowDown {
+			p.SlowDowns.Add(1)
+		} else {
+			p.ListSlowDowns.Add(1)
+		}
+		writeError(w, http.StatusServiceUnavailable, "SlowDown", "Please reduce your request rate.", "")
+		return
+	case internalError:
+		p.InternalErrors.Add(1)
+		writeError(w, http.StatusInternalServerError, "InternalError", "We encountered an internal error. Please try again.", "")
+		return
+	case archived:
+		p.Archived.Add(1)
+		writeError(w, http.StatusForbidden, "InvalidObjectState", "The operation is not valid for the object's storage class", "GLACIER")
+		return
+	case reset, stall:
+		r = r.WithContext(context.WithValue(r.Context(), faultKey{}, f))
+		defer func() {
+			v := recover()
+			if v == nil {
+				return
+			}
+			if v == http.ErrAbortHandler && f == reset && p.cfg.RST {
+				if conn, _, err := http.NewResponseController(w).Hijack(); err == nil {
+					if tc, ok := conn.(*net.TCPConn); ok {
+						tc.SetLinger(0)
+					}
+					conn.Close()
+					return
+				}
+			}
+			panic(v) // http.ErrAbortHandler: the server closes the connection quietly
+		}()
+	}
+	p.proxy.ServeHTTP(w, r)
+}
+
+// decide picks the fault for a request and counts the request.
+func (p *Proxy) decide(r *http.Request) fault {
+	if r.Method != http.MethodGet {
+		return none
+	}
+	bucket, key, _ := strings.Cut(strings.TrimPrefix(r.URL.Path, "/"), "/")
+	if bucket == "" {
+		return none // ListBuckets
+	}
+	if key == "" {
+		if p.cfg.ListSlowDownEvery <= 0 {
+			return none
+		}
+		s := p.count(p.lists, bucket+"?"+r.URL.RawQuery)
+		if s.requests == 1 && s.num%p.cfg.ListSlowDownEvery == 0 {
+			return listSlowDown
+		}
+		return none
+	}
+	if !isGetObject(r.URL.Query()) {
+		return none
+	}
+	p.ObjectGets.Add(1)
+	for _, a := range p.cfg.Archived {
+		if a != "" && strings.Contains(key, a) {
+			return archived
+		}
+	}
+	s := p.count(p.keys, bucket+"/"+key)
+	var plan []fault
+	for _, c := range []struct {
+		every int
+		f     fault
+	}{{p.cfg.SlowDownEvery, slowDown}, {p.cfg.InternalErrorEvery, internalError}, {p.cfg.ResetEvery, reset}, {p.cfg.StallEvery, stall}} {
+		if c.every > 0 && s.num%c.every == 0 {
+			plan = append(plan, c.f)
+		}
+	}
+	if i := s.requests - 1; i < len(plan) {
+		return plan[i]
+	}
+	return none
+}
+
+// isGetObject tells a GetObject request from GETs of an object's sub-resources (acl,
+// tagging, attributes…).
+func isGetObject(q url.Values) bool {
+	for k := range q {
+		switch {
+		case k == "x-id", k == "versionId", k == "partNumber", strings.HasPrefix(k, "response-"), strings.HasPrefix(k, "X-Amz-"):
+		default:
+			return false
+		}
+	}
+	return q.Get("x-id") == "" || q.Get("x-id") == "GetObject"
+}
+
+// count records one request for name and returns its state after it.
+func (p *Proxy) count(m map[string]*seen, name string) seen {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	s := m[name]
+	if s == nil {
+		s = &seen{num: len(m) + 1}
+		m[name] = s
+	}
+	s.requests++
+	return *s
+}
+
+// modifyResponse cuts the body of a response chosen for a reset or a stall.
+func (p *Proxy) modifyResponse(resp *http.Response) error {
+	f, _ := resp.Request.Context().Value(faultKey{}).(fault)
+	if (f != reset && f != stall) || resp.StatusCode != http.StatusOK || resp.ContentLength <= 0 {
+		return nil
+	}
+	n := p.cfg.CutAfter
+	if n <= 0 || n >= resp.ContentLength {
+		n = resp.ContentLength / 2
+	}
+	resp.Body = &cutBody{r: resp.Body, left: n, p: p, f: f, ctx: resp.Request.Context()}
+	return nil
+}
+
+var errCut = errors.New("faultproxy: response cut off")
+
+// cutBody passes left bytes through, then counts the fault and fails (a reset) or waits for
+// the client to give up first (a stall).
+type cutBody struct {
+	r    io.ReadCloser
+	left int64
+	p    *Proxy
+	f    fault
+	ctx  context.Context
+	done bool
+}
+
+func (c *cutBody) Read(b []byte) (int, error) {
+	if c.left > 0 {
+		if int64(len(b)) > c.left {
+			b = b[:c.left]
+		}
+		n, err := c.r.Read(b)
+		c.left -= int64(n)
+		if err == io.EOF && c.left > 0 {
+			err = io.ErrUnexpectedEOF
+		}
+		if err != nil || n > 0 {
+			return n, err
+		}
+	}
+	if !c.done {
+		c.done = true
+		if c.f == stall {
+			c.p.Stalls.Add(1)
+			select {
+			case <-c.ctx.Done():
+			case <-c.p.closing:
+			}
+		} else {
+			c.p.Resets.Add(1)
+		}
+	}
+	return 0, errCut
+}
+
+func (c *cutBody) Close() error { return c.r.Close() }
+
+// writeError answers an S3 error document.
+func writeError(w http.ResponseWriter, status int, code, message, storageClass string) {
+	body := `<?xml version="1.0" encoding="UTF-8"?>` + "\n<Error><Code>" + code + "</Code><Message>" + message + "</Message>"
+	if storageClass != "" {
+		body += "<StorageClass>" + storageClass + "</StorageClass>"
+	}
+	body += "<RequestId>faultproxy</RequestId></Error>"
+	w.Header().Set("Content-Type", "application/xml")
+	w.Header().Set("Content-Length", fmt.Sprint(len(body)))
+	w.WriteHeader(status)
+	io.WriteString(w, body)
+}
