@@ -35,6 +35,7 @@ import (
 	"time"
 
 	"github.com/parquet-go/parquet-go"
+	"golang.org/x/sync/errgroup"
 	"github.com/parquet-go/parquet-go/compress/zstd"
 
 	"github.com/marketrail/marketrail/pkg/storage"
@@ -47,6 +48,9 @@ const ManifestDir = "_marketrail/days/"
 
 // PartitionColumn is the Hive partition column of every table.
 const PartitionColumn = "event_date"
+
+// publishConcurrency is how many files of a day are written at once.
+const publishConcurrency = 4
 
 // DefaultMaxRowsPerFile splits very large partitions of a day into several files.
 const DefaultMaxRowsPerFile = 1_000_000
@@ -236,10 +240,15 @@ func (w *Writer) PublishDay(ctx context.Context, d trail.Day, inputs []Input, co
 		parquet.DataPageStatistics(true),
 		parquet.KeyValueMetadata("marketrail.delivery_day", d.String()),
 	}
+	// The files are independent: encode and upload several at once, so the last day of a
+	// run (which nothing else overlaps) does not leave cores idle.
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(publishConcurrency)
 	for _, f := range plan {
-		if err := w.publish(ctx, f, meta); err != nil {
-			return res, err
-		}
+		g.Go(func() error { return w.publish(gctx, f, meta) })
+	}
+	if err := g.Wait(); err != nil {
+		return res, err
 	}
 	for _, k := range oldFiles {
 		if !slices.Contains(res.Files, k) {

@@ -230,14 +230,46 @@ func run(ctx context.Context, cfg Config, rep *report.Report) error {
 		close(msgs)
 	}()
 
-	// The collector: gathers each day's results and publishes the day once every log file
-	// of its listing has come back.
+	// The collector: gathers each day's results and, once every log file of a day's listing
+	// has come back, hands the day to a publisher goroutine of its own, so that encoding and
+	// uploading a day (and waiting for the destination) never keeps the workers waiting.
+	// Publishers report back on published; days publish independently of each other (each
+	// has its own manifest), and at most DaysInFlight are between listing and published.
 	g.Go(func() error {
 		states := map[trail.Day]*dayState{}
-		for m := range msgs {
+		published := make(chan *dayState)
+		publishing := 0
+		in := msgs
+		finish := func(st *dayState) {
+			st.rep.Elapsed = time.Since(st.start).Seconds()
+			rep.Days = append(rep.Days, st.rep)
+			if cfg.Progress != nil {
+				cfg.Progress.Done(st.day, st.rep.Action)
+			}
+			if cfg.Hook != nil && st.rep.Action == report.ActionWritten {
+				cfg.Hook(HookBetweenDays)
+			}
+			<-slots
+		}
+		for in != nil || publishing > 0 {
+			var m message
+			select {
+			case st := <-published:
+				publishing--
+				finish(st)
+				continue
+			case <-ctx.Done():
+				return ctx.Err()
+			case mm, ok := <-in:
+				if !ok {
+					in = nil
+					continue
+				}
+				m = mm
+			}
 			st := states[m.day]
 			if st == nil {
-				st = &dayState{rep: report.NewDay(m.day.String()), start: time.Now()}
+				st = &dayState{day: m.day, rep: report.NewDay(m.day.String()), start: time.Now()}
 				states[m.day] = st
 			}
 			switch {
@@ -270,23 +302,25 @@ func run(ctx context.Context, cfg Config, rep *report.Report) error {
 				}
 			}
 			if st.plan != nil && st.received == st.plan.files && !st.done && !cfg.DryRun {
-				if err := publish(ctx, writer, m.day, st, log); err != nil {
-					return err
-				}
-				st.rep.Action = report.ActionWritten
-				st.done = true
+				delete(states, m.day)
+				publishing++
+				g.Go(func() error {
+					if err := publish(ctx, writer, st.day, st, log); err != nil {
+						return err
+					}
+					st.rep.Action = report.ActionWritten
+					select {
+					case published <- st:
+						return nil
+					case <-ctx.Done():
+						return ctx.Err()
+					}
+				})
+				continue
 			}
 			if st.done {
 				delete(states, m.day)
-				st.rep.Elapsed = time.Since(st.start).Seconds()
-				rep.Days = append(rep.Days, st.rep)
-				if cfg.Progress != nil {
-					cfg.Progress.Done(m.day, st.rep.Action)
-				}
-				if cfg.Hook != nil && st.rep.Action == report.ActionWritten {
-					cfg.Hook(HookBetweenDays)
-				}
-				<-slots
+				finish(st)
 			}
 		}
 		return nil
@@ -328,14 +362,17 @@ func listDay(ctx context.Context, cfg *Config, w *lake.Writer, folders []trail.F
 	if err := send(message{day: d, begin: plan}); err != nil {
 		return err
 	}
+	// Skipped objects first: the collector must know all of them before the last log file
+	// of the day comes back from a worker and the day is published.
 	for _, o := range objs {
 		if o.Skip != "" {
 			if err := send(message{day: d, skipped: o.Skip, key: o.Key}); err != nil {
 				return err
 			}
-			continue
 		}
-		if cfg.DryRun {
+	}
+	for _, o := range objs {
+		if o.Skip != "" || cfg.DryRun {
 			continue
 		}
 		select {
@@ -352,6 +389,7 @@ func listDay(ctx context.Context, cfg *Config, w *lake.Writer, folders []trail.F
 
 // dayState gathers one delivery day's results in the collector.
 type dayState struct {
+	day      trail.Day
 	rep      *report.Day
 	start    time.Time
 	plan     *dayPlan // nil until the day's listing is known

@@ -1,0 +1,232 @@
+// Command perftable measures marketrail against its baselines on this machine and prints the
+// table of docs/performance.md. Every measurement runs as its own process (pinned to cores
+// with taskset where the core count matters), the measurements are interleaved round by
+// round, and the table shows medians, so a slow moment of the machine hits every contender
+// alike.
+//
+//	go run ./cmd/perftable              # the full measurement (a few minutes)
+//	go run ./cmd/perftable -quick       # tiny archives, one round: checks the harness works
+//
+// It generates its archives with the repository's generator (internal/gentrail), cached in
+// -work, and uses the S3 server of scripts/test.sh when MARKETRAIL_TEST_S3_ENDPOINT is set,
+// else starts versitygw itself (installing it with go install the first time), on
+// 127.0.0.1. DuckDB, the peer, comes from the tests' dependency (duckdb-go); it is linked
+// into this command only, never into marketrail.
+//
+// Contenders:
+//   - zcat|grep: `for f in FILES; do zcat $f; echo; done | grep -c marketplace`, one core.
+//     CloudTrail files are one line each with no final newline; GNU grep over the plain
+//     `zcat FILES |` concatenation, one line of hundreds of MB, is quadratic, so each file
+//     is given its own line.
+//   - marketrail run on a local folder, GOMAXPROCS=1 on one core, and on both cores.
+//   - DuckDB: read_json of the same .json.gz files, unnest Records, filter on eventSource,
+//     COPY … (FORMAT parquet, PARTITION_BY event_date), with 1 and 2 threads on as many cores.
+//   - for many tiny objects on the S3 server: the fetch-only floor (list, then GetObject and
+//     discard every log file through aws-sdk-go-v2, with marketrail's concurrency) and
+//     marketrail run against the bucket, at several worker counts.
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"strings"
+	"syscall"
+	"time"
+)
+
+// options are perftable's flags.
+type options struct {
+	work    string
+	runs    int
+	quick   bool
+	workers int
+	sweep   string
+	plot    string
+	out     io.Writer
+}
+
+func main() {
+	if code, ok := subcommand(os.Args[1:]); ok {
+		os.Exit(code)
+	}
+	var o options
+	fs := flag.NewFlagSet("perftable", flag.ExitOnError)
+	fs.StringVar(&o.work, "work", filepath.Join(os.TempDir(), "marketrail-perf"), "folder for the archives (kept between runs) and scratch output")
+	fs.IntVar(&o.runs, "runs", 5, "rounds of the interleaved measurements; the table shows medians")
+	fs.BoolVar(&o.quick, "quick", false, "tiny archives and one round: checks that the harness works, measures nothing useful")
+	fs.IntVar(&o.workers, "workers", 32, "workers for the tiny-object comparison (marketrail --workers and the fetch floor's concurrency)")
+	fs.StringVar(&o.sweep, "sweep", "1,2,4,8,32,128", "worker counts of the S3 scaling table")
+	fs.StringVar(&o.plot, "plot", "", "also draw the S3 scaling table as a PNG to this file")
+	fs.Usage = func() {
+		fmt.Fprintf(fs.Output(), "Usage: go run ./cmd/perftable [flags]\n\nMeasures marketrail against zcat|grep, DuckDB and the S3 fetch floor; prints a markdown table.\n\nFlags:\n")
+		fs.PrintDefaults()
+	}
+	fs.Parse(os.Args[1:])
+	o.out = os.Stdout
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, o); err != nil {
+		fmt.Fprintln(os.Stderr, "perftable:", err)
+		os.Exit(1)
+	}
+}
+
+// subcommand runs the jobs perftable starts as its own child processes (the DuckDB peer
+// and the fetch floor), when args name one.
+func subcommand(args []string) (int, bool) {
+	if len(args) > 0 {
+		switch args[0] {
+		case "duckdb-job":
+			return duckdbJob(args[1:]), true
+		case "fetch-job":
+			return fetchJob(args[1:]), true
+		}
+	}
+	return 0, false
+}
+
+func logf(format string, args ...any) {
+	fmt.Fprintf(os.Stderr, "perftable: "+format+"\n", args...)
+}
+
+func run(ctx context.Context, o options) error {
+	if o.quick {
+		o.runs = 1
+		o.sweep = "1,8"
+	}
+	sweep, err := parseInts(o.sweep)
+	if err != nil {
+		return fmt.Errorf("-sweep: %w", err)
+	}
+	if err := os.MkdirAll(o.work, 0o755); err != nil {
+		return err
+	}
+	bin, err := build(ctx, o.work, "./cmd/marketrail")
+	if err != nil {
+		return err
+	}
+	rsswrap, err := build(ctx, o.work, "./cmd/perftable/rsswrap")
+	if err != nil {
+		return err
+	}
+	large, err := archive(largeConfig(o.quick), filepath.Join(o.work, "large"+suffix(o.quick)))
+	if err != nil {
+		return err
+	}
+	tiny, err := archive(tinyConfig(o.quick), filepath.Join(o.work, "tiny"+suffix(o.quick)))
+	if err != nil {
+		return err
+	}
+	srv, err := s3Server(ctx, o.work)
+	if err != nil {
+		return err
+	}
+	defer srv.stop()
+	bucket, err := srv.upload(ctx, tiny.dir)
+	if err != nil {
+		return err
+	}
+
+	cores := runtime.NumCPU()
+	both := "0"
+	if cores > 1 {
+		both = "0,1"
+	}
+	s := &suite{bin: bin, rsswrap: rsswrap, work: o.work, srv: srv}
+	largeRuns := []*contender{
+		{name: "zcat \\| grep -c marketplace", cores: 1, run: func(ctx context.Context) (sample, error) { return s.zcatGrep(ctx, large) }},
+		{name: "marketrail", cores: 1, run: func(ctx context.Context) (sample, error) { return s.marketrailLocal(ctx, large, "0", 1) }},
+		{name: "marketrail", cores: 2, run: func(ctx context.Context) (sample, error) { return s.marketrailLocal(ctx, large, both, 2) }},
+		{name: "DuckDB", cores: 1, run: func(ctx context.Context) (sample, error) { return s.duckdb(ctx, large, "0", 1) }},
+		{name: "DuckDB", cores: 2, run: func(ctx context.Context) (sample, error) { return s.duckdb(ctx, large, both, 2) }},
+	}
+	tinyRuns := []*contender{
+		{name: "SDK fetch only (floor)", cores: 2, workers: o.workers, run: func(ctx context.Context) (sample, error) { return s.fetch(ctx, tiny, bucket, o.workers) }},
+		{name: "marketrail", cores: 2, workers: o.workers, run: func(ctx context.Context) (sample, error) { return s.marketrailS3(ctx, tiny, bucket, o.workers) }},
+		{name: "marketrail, default workers", cores: 2, workers: 0, run: func(ctx context.Context) (sample, error) { return s.marketrailS3(ctx, tiny, bucket, 0) }},
+	}
+	all := append(slices.Clone(largeRuns), tinyRuns...)
+	for r := range o.runs {
+		for _, c := range all {
+			logf("round %d/%d: %s", r+1, o.runs, c.label())
+			smp, err := c.run(ctx)
+			if err != nil {
+				return fmt.Errorf("%s: %w", c.label(), err)
+			}
+			c.samples = append(c.samples, smp)
+		}
+	}
+	var scaling []*scalePoint
+	sweepRuns := min(o.runs, 3)
+	for _, w := range sweep {
+		p := &scalePoint{workers: w}
+		scaling = append(scaling, p)
+		for r := range sweepRuns {
+			logf("workers sweep %d/%d: %d workers", r+1, sweepRuns, w)
+			f, err := s.fetch(ctx, tiny, bucket, w)
+			if err != nil {
+				return err
+			}
+			m, err := s.marketrailS3(ctx, tiny, bucket, w)
+			if err != nil {
+				return err
+			}
+			p.fetch = append(p.fetch, f)
+			p.marketrail = append(p.marketrail, m)
+		}
+	}
+	report(o.out, machine(), large, tiny, largeRuns, tinyRuns, scaling, o)
+	if o.plot != "" {
+		if err := plotScaling(o.plot, tiny, scaling); err != nil {
+			return fmt.Errorf("plot: %w", err)
+		}
+		logf("wrote %s", o.plot)
+	}
+	return nil
+}
+
+func suffix(quick bool) string {
+	if quick {
+		return "-quick"
+	}
+	return ""
+}
+
+func parseInts(s string) ([]int, error) {
+	var out []int
+	for _, f := range strings.Split(s, ",") {
+		var n int
+		if _, err := fmt.Sscan(strings.TrimSpace(f), &n); err != nil || n < 1 {
+			return nil, fmt.Errorf("%q is not a positive number", f)
+		}
+		out = append(out, n)
+	}
+	return out, nil
+}
+
+// machine describes the computer the table was measured on.
+func machine() string {
+	model := "unknown CPU"
+	if b, err := os.ReadFile("/proc/cpuinfo"); err == nil {
+		for _, line := range strings.Split(string(b), "\n") {
+			if k, v, ok := strings.Cut(line, ":"); ok && strings.TrimSpace(k) == "model name" {
+				model = strings.TrimSpace(v)
+				break
+			}
+		}
+	}
+	var mem string
+	if b, err := os.ReadFile("/proc/meminfo"); err == nil {
+		var kb int64
+		fmt.Sscanf(strings.SplitN(string(b), "\n", 2)[0], "MemTotal: %d kB", &kb)
+		mem = fmt.Sprintf(", %.0f GiB", float64(kb)/(1<<20))
+	}
+	return fmt.Sprintf("%d cores (%s)%s, %s %s/%s, %s", runtime.NumCPU(), model, mem, runtime.Version(), runtime.GOOS, runtime.GOARCH, time.Now().UTC().Format("2006-01-02"))
+}

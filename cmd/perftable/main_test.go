@@ -1,0 +1,51 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"os/exec"
+	"strings"
+	"testing"
+)
+
+// TestMain lets the test binary serve as perftable's child processes, as the command does.
+func TestMain(m *testing.M) {
+	if code, ok := subcommand(os.Args[1:]); ok {
+		os.Exit(code)
+	}
+	os.Exit(m.Run())
+}
+
+// TestQuick runs the whole harness on tiny archives, one round, so that it cannot rot: every
+// contender must run and pass its own checks (each one verifies it read the whole archive),
+// and the table must have every line. It asserts no timings.
+func TestQuick(t *testing.T) {
+	if testing.Short() {
+		t.Skip("-short")
+	}
+	for _, tool := range []string{"taskset", "zcat", "grep", "sh"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			t.Skipf("%s is not installed", tool)
+		}
+	}
+	if os.Getenv("MARKETRAIL_TEST_S3_ENDPOINT") == "" && os.Getenv("CI") == "true" {
+		t.Fatal("MARKETRAIL_TEST_S3_ENDPOINT is not set under CI=true: run the tests with scripts/test.sh")
+	}
+	var out bytes.Buffer
+	o := options{work: t.TempDir(), quick: true, workers: 4, out: &out}
+	if err := run(context.Background(), o); err != nil {
+		t.Fatal(err)
+	}
+	table := out.String()
+	for _, want := range []string{
+		"| zcat \\| grep -c marketplace | 1 |", "| marketrail | 1 |", "| marketrail | 2 |", "| DuckDB | 1 |", "| DuckDB | 2 |",
+		"| SDK fetch only (floor) | 4 |", "| marketrail | 4 |", "| marketrail, default workers | default |",
+		"| 1 core: marketrail ≥ 1.7 × zcat \\| grep |", "| tiny objects: within 1.25 × the fetch-only floor |",
+		"| 1 | ", "| 8 | ",
+	} {
+		if !strings.Contains(table, want) {
+			t.Errorf("the table has no line %q:\n%s", want, table)
+		}
+	}
+}
