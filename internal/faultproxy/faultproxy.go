@@ -71,6 +71,10 @@ type Proxy struct {
 	Stalls         atomic.Int64 // responses that stalled mid-body
 	Archived       atomic.Int64 // 403 InvalidObjectState answers
 	ListSlowDowns  atomic.Int64 // 503 SlowDown answers to listings
+	Listings       atomic.Int64 // GETs of a bucket (ListObjectsV2 pages and the like)
+	MaxInFlight    atomic.Int64 // the most requests the proxy was serving at once
+
+	inFlight atomic.Int64
 
 	cfg       Config
 	srv       *httptest.Server
@@ -156,6 +160,13 @@ func (p *Proxy) String() string {
 
 func (p *Proxy) serve(w http.ResponseWriter, r *http.Request) {
 	p.Requests.Add(1)
+	n := p.inFlight.Add(1)
+	defer p.inFlight.Add(-1)
+	for m := p.MaxInFlight.Load(); n > m && !p.MaxInFlight.CompareAndSwap(m, n); m = p.MaxInFlight.Load() {
+	}
+	if r.Method == http.MethodGet && isBucketRequest(r) {
+		p.Listings.Add(1)
+	}
 	f := p.decide(r)
 	switch f {
 	case slowDown, listSlowDown:
@@ -197,6 +208,13 @@ func (p *Proxy) serve(w http.ResponseWriter, r *http.Request) {
 }
 
 // decide picks the fault for a request and counts the request.
+// isBucketRequest reports whether r addresses a bucket rather than an object (path-style:
+// /BUCKET with no key), as listings do.
+func isBucketRequest(r *http.Request) bool {
+	bucket, key, _ := strings.Cut(strings.TrimPrefix(r.URL.Path, "/"), "/")
+	return bucket != "" && key == ""
+}
+
 func (p *Proxy) decide(r *http.Request) fault {
 	if r.Method != http.MethodGet {
 		return none

@@ -10,7 +10,8 @@ import (
 var allRegions = []string{
 	"us-east-1", "us-west-2", "eu-west-1", "eu-central-1", "ap-southeast-2", "ap-northeast-1",
 	"us-east-2", "ca-central-1", "eu-west-2", "ap-south-1", "sa-east-1", "eu-north-1",
-	"ap-southeast-1", "ap-northeast-2", "us-west-1", "eu-west-3",
+	"ap-southeast-1", "ap-northeast-2", "us-west-1", "eu-west-3", "ap-northeast-3", "eu-south-1",
+	"ap-east-1", "me-south-1",
 }
 
 // MaxRegions is the largest Config.Regions.

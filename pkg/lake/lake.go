@@ -35,8 +35,8 @@ import (
 	"time"
 
 	"github.com/parquet-go/parquet-go"
-	"golang.org/x/sync/errgroup"
 	"github.com/parquet-go/parquet-go/compress/zstd"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/marketrail/marketrail/pkg/storage"
 	"github.com/marketrail/marketrail/pkg/trail"
