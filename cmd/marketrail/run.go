@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"runtime/pprof"
 	"strconv"
 	"strings"
 	"time"
@@ -77,6 +78,7 @@ type runOptions struct {
 	shard                  string
 	shards                 int
 	progress               string
+	cpuProfile, memProfile string
 }
 
 func (o *runOptions) flags(fs *flag.FlagSet) {
@@ -101,6 +103,8 @@ func (o *runOptions) flags(fs *flag.FlagSet) {
 	fs.StringVar(&o.reportPath, "report", "", "also write the run summary to FILE or s3://BUCKET/KEY")
 	fs.StringVar(&o.logFormat, "log-format", "auto", "log format: text, json, or auto (text on a terminal, else JSON)")
 	fs.StringVar(&o.progress, "progress", "auto", "progress bar: on, off, or auto (on when standard error is a terminal)")
+	fs.StringVar(&o.cpuProfile, "cpuprofile", "", "write a CPU profile of the run to FILE (go tool pprof)")
+	fs.StringVar(&o.memProfile, "memprofile", "", "write a heap profile (allocations) at the end of the run to FILE (go tool pprof)")
 }
 
 func listFlag(dst *[]string) func(string) error {
@@ -138,6 +142,12 @@ func runCommand(ctx context.Context, args []string, stdout, stderr io.Writer) in
 
 	ctx, interrupted, stop := withSignals(ctx)
 	defer stop()
+	stopProfiles, err := startProfiles(o.cpuProfile, o.memProfile)
+	if err != nil {
+		fmt.Fprintf(stderr, "marketrail: %v\n", err)
+		return report.ExitFatal
+	}
+	defer stopProfiles()
 	showProgress := o.progress == "on" || o.progress == "auto" && isTerminal(stderr)
 	log := newLogger(stderr, o.logFormat, showProgress)
 	cfg.Logger = log
@@ -149,7 +159,9 @@ func runCommand(ctx context.Context, args []string, stdout, stderr io.Writer) in
 		cfg.Progress = bar
 	}
 
-	s := &stores{opts: storage.S3Options{Endpoint: o.endpoint, Profile: o.profile, Region: o.region}, log: log}
+	// Connections for every request in flight: the workers' GETs, the listings, the uploads.
+	conns := cfg.Workers + 16 + 8
+	s := &stores{opts: storage.S3Options{Endpoint: o.endpoint, Profile: o.profile, Region: o.region, Conns: conns}, log: log}
 	defer s.close()
 	rep, err := func() (*report.Report, error) {
 		var err error
@@ -342,4 +354,33 @@ func flagDefaults(fs *flag.FlagSet) string {
 	fs.SetOutput(io.Discard)
 	// The flag package prints -name; marketrail's docs write --name (both work).
 	return strings.ReplaceAll("\n"+b.String(), "\n  -", "\n  --")[1:]
+}
+
+// startProfiles starts a CPU profile to cpu and returns a function that stops it and writes
+// a heap profile to mem ("" for none).
+func startProfiles(cpu, mem string) (func(), error) {
+	var cpuFile *os.File
+	if cpu != "" {
+		f, err := os.Create(cpu)
+		if err != nil {
+			return nil, fmt.Errorf("--cpuprofile: %w", err)
+		}
+		if err := pprof.StartCPUProfile(f); err != nil {
+			f.Close()
+			return nil, fmt.Errorf("--cpuprofile: %w", err)
+		}
+		cpuFile = f
+	}
+	return func() {
+		if cpuFile != nil {
+			pprof.StopCPUProfile()
+			cpuFile.Close()
+		}
+		if mem != "" {
+			if f, err := os.Create(mem); err == nil {
+				pprof.Lookup("allocs").WriteTo(f, 0)
+				f.Close()
+			}
+		}
+	}, nil
 }

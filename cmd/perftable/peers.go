@@ -86,7 +86,7 @@ func fetchJob(args []string) int {
 	workers := fs.Int("workers", 8, "GETs at a time")
 	fs.Parse(args)
 	ctx := context.Background()
-	client, err := storage.NewS3Client(ctx, storage.S3Options{})
+	client, err := storage.NewS3Client(ctx, storage.S3Options{Conns: *workers})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1

@@ -129,29 +129,32 @@ func liftedColumns(e *Event) []struct {
 }
 
 // lift sets the identifier columns from the top-level keys of the payloads, the response
-// first, then the request, matching key names case-insensitively.
+// first, then the request, matching key names case-insensitively (when a payload holds two
+// spellings of a key, the first in sorted order wins, so the answer is the same every time).
 func lift(e *Event, payloads ...json.RawMessage) {
-	var objs []map[string]json.RawMessage
+	cols := liftedColumns(e)
 	for _, p := range payloads {
 		var m map[string]json.RawMessage
-		if object(p, &m) {
-			objs = append(objs, m)
+		if !object(p, &m) {
+			continue
 		}
-	}
-	for _, col := range liftedColumns(e) {
-	search:
-		for _, m := range objs {
-			// Sorted, so that a payload holding two spellings of a key gives the same
-			// answer every time.
-			for _, k := range slices.Sorted(maps.Keys(m)) {
+		keys := slices.Sorted(maps.Keys(m))
+		for _, col := range cols {
+			if *col.dst != nil {
+				continue
+			}
+			for _, k := range keys {
+				if !strings.EqualFold(k, col.key) {
+					continue
+				}
 				v := bytes.TrimSpace(m[k])
-				if !strings.EqualFold(k, col.key) || len(v) == 0 || v[0] == '{' || v[0] == '[' {
+				if len(v) == 0 || v[0] == '{' || v[0] == '[' {
 					continue
 				}
 				var t text
 				if json.Unmarshal(v, &t) == nil && t.ok {
 					*col.dst = t.ptr()
-					break search
+					break
 				}
 			}
 		}
@@ -162,6 +165,9 @@ func lift(e *Event, payloads ...json.RawMessage) {
 // (requestParameters.changeSet[0].entity.identifier, key names matched case-insensitively),
 // or nil: the entity a catalog change is about, which the call names nowhere else.
 func changeSetEntity(req json.RawMessage) *string {
+	if !containsFold(req, "changeset") {
+		return nil // the common case, found without decoding anything
+	}
 	var changes []json.RawMessage
 	if !arrayField(req, "changeSet", &changes) || len(changes) == 0 {
 		return nil
@@ -205,4 +211,24 @@ func arrayField(raw json.RawMessage, key string, dst *[]json.RawMessage) bool {
 	}
 	v = bytes.TrimSpace(v)
 	return len(v) > 0 && v[0] == '[' && json.Unmarshal(v, dst) == nil
+}
+
+// containsFold reports whether b contains the ASCII lowercase word lower, in any case.
+func containsFold(b []byte, lower string) bool {
+	for i := 0; i+len(lower) <= len(b); i++ {
+		j := 0
+		for ; j < len(lower); j++ {
+			c := b[i+j]
+			if 'A' <= c && c <= 'Z' {
+				c += 'a' - 'A'
+			}
+			if c != lower[j] {
+				break
+			}
+		}
+		if j == len(lower) {
+			return true
+		}
+	}
+	return false
 }

@@ -7,6 +7,7 @@ import (
 	"io"
 	"iter"
 	"math/rand/v2"
+	"net/http"
 	"os"
 	"strings"
 	"time"
@@ -14,6 +15,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/aws/ratelimit"
 	"github.com/aws/aws-sdk-go-v2/aws/retry"
+	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
@@ -28,6 +30,10 @@ type S3Options struct {
 	Profile  string // a named profile of the shared config files
 	Region   string // overrides AWS_REGION and the profile's region
 	Endpoint string // an S3-compatible endpoint URL; implies path-style addressing
+	// Conns is how many requests the caller keeps in flight at once: the client keeps as
+	// many idle connections per host, so that each request reuses one instead of dialling
+	// (and, with TLS, handshaking) anew. 0 means the SDK's default.
+	Conns int
 }
 
 // NewS3Client builds an S3 client from the standard AWS configuration and opts. With a
@@ -55,6 +61,12 @@ func NewS3Client(ctx context.Context, opts S3Options) (*s3.Client, error) {
 		cfg.Region = "us-east-1"
 	}
 	custom := opts.Endpoint != "" || os.Getenv("AWS_ENDPOINT_URL_S3") != "" || os.Getenv("AWS_ENDPOINT_URL") != ""
+	if opts.Conns > 0 {
+		cfg.HTTPClient = awshttp.NewBuildableClient().WithTransportOptions(func(t *http.Transport) {
+			t.MaxIdleConns = max(t.MaxIdleConns, opts.Conns)
+			t.MaxIdleConnsPerHost = opts.Conns
+		})
+	}
 	return s3.NewFromConfig(cfg, func(o *s3.Options) {
 		o.Retryer = newRetryer(cfg.RetryMode, cfg.RetryMaxAttempts)
 		if opts.Endpoint != "" {
@@ -222,8 +234,18 @@ func (s *S3) Load(ctx context.Context, key string, fn func(io.Reader) error) err
 	b.timer = time.AfterFunc(stall, func() { cancel(ErrStalled) })
 	b.timer.Stop()
 	defer b.timer.Stop()
-	return fn(b)
+	if err := fn(b); err != nil {
+		return err
+	}
+	// fn may stop short of the body's end (a gzip member's trailer read, the JSON closed):
+	// read what is left, so that the connection goes back to the pool instead of being
+	// closed and dialled (and, with TLS, handshaken) again for the next GET.
+	io.Copy(io.Discard, io.LimitReader(b, maxDrain))
+	return nil
 }
+
+// maxDrain is the most Load reads past what fn read to keep a connection for reuse.
+const maxDrain = 256 << 10
 
 // s3Body is a GetObject body that marks its read errors as [*ReadError] and gives up on a
 // read that waits longer than stall for data, by cancelling the request's context.
