@@ -110,7 +110,14 @@ func (t *text) UnmarshalJSON(b []byte) error {
 	switch {
 	case bytes.Equal(b, []byte("null")):
 		*t = text{}
-	case len(b) > 0 && b[0] == '"':
+	case len(b) > 1 && b[0] == '"':
+		// Most strings have no escapes: take their bytes as they are (the decoder calling
+		// this has already checked b is a JSON string). Others go through encoding/json,
+		// which also turns invalid UTF-8 into U+FFFD.
+		if inner := b[1 : len(b)-1]; bytes.IndexByte(inner, '\\') < 0 && utf8.Valid(inner) {
+			*t = text{string(inner), true}
+			return nil
+		}
 		var s string
 		if err := json.Unmarshal(b, &s); err != nil {
 			return err
