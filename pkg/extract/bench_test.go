@@ -98,3 +98,32 @@ func benchScan(b *testing.B, compressed, filter bool) {
 func BenchmarkScan(b *testing.B)              { benchScan(b, false, false) }
 func BenchmarkScanFilter(b *testing.B)        { benchScan(b, false, true) }
 func BenchmarkInflateScanFilter(b *testing.B) { benchScan(b, true, true) }
+
+// BenchmarkInflateScanFilterParallel runs the hot path on every core at once, each goroutine
+// on its own copy of the state: how the hot loop alone scales with cores (-cpu 1,2).
+func BenchmarkInflateScanFilterParallel(b *testing.B) {
+	text, gz := benchInput()
+	b.SetBytes(int64(len(text)))
+	b.ReportAllocs()
+	b.RunParallel(func(pb *testing.PB) {
+		var r Reader
+		s := NewScanner(nil)
+		f := NewFilter(nil)
+		src := bytes.NewReader(gz)
+		for pb.Next() {
+			src.Reset(gz)
+			if err := r.Reset(src); err != nil {
+				b.Error(err)
+				return
+			}
+			s.Reset(&r)
+			for s.Next() {
+				f.Match(s.Record())
+			}
+			if err := s.Err(); err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	})
+}
