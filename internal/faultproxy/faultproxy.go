@@ -9,6 +9,10 @@
 // Config.SlowDownEvery gets a SlowDown answer, and so on. The faults one key gets come one per
 // request, in the order SlowDown, InternalError, Reset, Stall; its later requests go through.
 // So a client that retries enough reads everything, and the counters say what was injected.
+//
+// The proxy can also record selected headers of every request (Config.RecordHeaders), and
+// play S3's expected-bucket-owner check for buckets owned by AWS accounts
+// (Config.BucketOwners).
 package faultproxy
 
 import (
@@ -25,6 +29,10 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
 )
 
 // Config says which faults to inject. Zero values inject nothing.
@@ -56,6 +64,34 @@ type Config struct {
 	// time, 403 InvalidObjectState with storage class GLACIER, as S3 answers for an object
 	// archived to Glacier Flexible Retrieval or Deep Archive.
 	Archived []string
+
+	// RecordHeaders: the proxy records every request it receives, with the values of these
+	// headers as the client sent them (see Proxy.Recorded).
+	RecordHeaders []string
+	// BucketOwners plays S3's expected-bucket-owner check: it maps a bucket to the AWS
+	// account (12 digits) that owns it. A request to such a bucket whose
+	// x-amz-expected-bucket-owner names another account is answered 403 AccessDenied, as S3
+	// answers it, and never reaches the server. One that names the right account is
+	// forwarded without the header, re-signed with Resign: the server's bucket owners are not
+	// AWS accounts (versitygw's is the access key id that created the bucket, and versitygw
+	// checks the header against that itself), and SigV4 signs the header, so it cannot be
+	// dropped without signing again. Requests without the header are forwarded unchanged.
+	BucketOwners map[string]string
+	// Resign is the identity the proxy signs the requests it changes with: the server's
+	// credentials. BucketOwners needs it.
+	Resign *Credentials
+}
+
+// Credentials sign the requests the proxy changes (SigV4, service s3).
+type Credentials struct {
+	AccessKey, SecretKey string
+	Region               string // "" means us-east-1
+}
+
+// Request is one request the proxy received, as the client sent it.
+type Request struct {
+	Method, Path, RawQuery string
+	Header                 map[string]string // the Config.RecordHeaders it carried, by canonical name
 }
 
 // Proxy is a running fault-injecting proxy. Its counters say what it did.
@@ -71,6 +107,8 @@ type Proxy struct {
 	Stalls         atomic.Int64 // responses that stalled mid-body
 	Archived       atomic.Int64 // 403 InvalidObjectState answers
 	ListSlowDowns  atomic.Int64 // 503 SlowDown answers to listings
+	OwnerDenied    atomic.Int64 // 403 AccessDenied answers for a wrong expected bucket owner
+	Resigned       atomic.Int64 // requests forwarded without their expected owner, re-signed
 	Listings       atomic.Int64 // GETs of a bucket (ListObjectsV2 pages and the like)
 	MaxInFlight    atomic.Int64 // the most requests the proxy was serving at once
 
@@ -83,9 +121,17 @@ type Proxy struct {
 	closing   chan struct{}
 	closeOnce sync.Once
 
-	mu    sync.Mutex
-	keys  map[string]*seen // object GETs by bucket/key
-	lists map[string]*seen // listings by bucket?query
+	mu       sync.Mutex
+	keys     map[string]*seen // object GETs by bucket/key
+	lists    map[string]*seen // listings by bucket?query
+	recorded []Request
+}
+
+// Recorded returns the requests received so far, in order (with Config.RecordHeaders).
+func (p *Proxy) Recorded() []Request {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return append([]Request(nil), p.recorded...)
 }
 
 // seen is what the proxy knows of one object key or listing.
@@ -109,6 +155,12 @@ const (
 
 type faultKey struct{}
 
+// resignKey marks a request whose expected bucket owner the proxy checked: it is forwarded
+// without the header, signed again.
+type resignKey struct{}
+
+const expectedOwnerHeader = "X-Amz-Expected-Bucket-Owner"
+
 // New starts a proxy in front of upstream (the S3 server's endpoint URL) on 127.0.0.1.
 // Close it when done.
 func New(upstream string, cfg Config) (*Proxy, error) {
@@ -118,6 +170,9 @@ func New(upstream string, cfg Config) (*Proxy, error) {
 	}
 	if target.Scheme == "" || target.Host == "" {
 		return nil, fmt.Errorf("faultproxy: upstream %q is not an http(s) URL", upstream)
+	}
+	if len(cfg.BucketOwners) > 0 && cfg.Resign == nil {
+		return nil, errors.New("faultproxy: BucketOwners needs Resign credentials")
 	}
 	p := &Proxy{
 		cfg:       cfg,
@@ -130,6 +185,10 @@ func New(upstream string, cfg Config) (*Proxy, error) {
 		Rewrite: func(r *httputil.ProxyRequest) {
 			r.SetURL(target)
 			r.Out.Host = r.In.Host // SigV4 signs the Host header: keep the client's
+			if r.In.Context().Value(resignKey{}) != nil {
+				r.Out.Header.Del(expectedOwnerHeader)
+				p.resign(r.Out)
+			}
 		},
 		Transport:      p.transport,
 		FlushInterval:  -1, // flush every write, so a cut response's partial body reaches the client
@@ -166,6 +225,18 @@ func (p *Proxy) serve(w http.ResponseWriter, r *http.Request) {
 	}
 	if r.Method == http.MethodGet && isBucketRequest(r) {
 		p.Listings.Add(1)
+	}
+	p.record(r)
+	if owner := r.Header.Get(expectedOwnerHeader); owner != "" {
+		bucket, _, _ := strings.Cut(strings.TrimPrefix(r.URL.Path, "/"), "/")
+		if want, ok := p.cfg.BucketOwners[bucket]; ok {
+			if owner != want {
+				p.OwnerDenied.Add(1)
+				writeError(w, http.StatusForbidden, "AccessDenied", "Access Denied", "")
+				return
+			}
+			r = r.WithContext(context.WithValue(r.Context(), resignKey{}, true))
+		}
 	}
 	f := p.decide(r)
 	switch f {
@@ -205,6 +276,40 @@ func (p *Proxy) serve(w http.ResponseWriter, r *http.Request) {
 		}()
 	}
 	p.proxy.ServeHTTP(w, r)
+}
+
+// record keeps r's method, path and recorded headers.
+func (p *Proxy) record(r *http.Request) {
+	if len(p.cfg.RecordHeaders) == 0 {
+		return
+	}
+	rec := Request{Method: r.Method, Path: r.URL.Path, RawQuery: r.URL.RawQuery, Header: map[string]string{}}
+	for _, h := range p.cfg.RecordHeaders {
+		if v := r.Header.Values(h); len(v) > 0 {
+			rec.Header[http.CanonicalHeaderKey(h)] = strings.Join(v, ",")
+		}
+	}
+	p.mu.Lock()
+	p.recorded = append(p.recorded, rec)
+	p.mu.Unlock()
+}
+
+// resign signs out again with Config.Resign (SigV4 for S3: no double escaping of the path),
+// keeping the client's payload hash (x-amz-content-sha256). A failure leaves the request
+// unsigned, which the server refuses.
+func (p *Proxy) resign(out *http.Request) {
+	p.Resigned.Add(1)
+	c := p.cfg.Resign
+	region := c.Region
+	if region == "" {
+		region = "us-east-1"
+	}
+	out.Header.Del("Authorization")
+	out.Header.Del("X-Amz-Date")
+	out.Header.Del("X-Amz-Security-Token")
+	signer := v4.NewSigner(func(o *v4.SignerOptions) { o.DisableURIPathEscaping = true })
+	creds := aws.Credentials{AccessKeyID: c.AccessKey, SecretAccessKey: c.SecretKey}
+	signer.SignHTTP(out.Context(), creds, out, out.Header.Get("X-Amz-Content-Sha256"), "s3", region, time.Now())
 }
 
 // decide picks the fault for a request and counts the request.
@@ -294,13 +399,20 @@ func (p *Proxy) modifyResponse(resp *http.Response) error {
 	if n <= 0 || n >= resp.ContentLength {
 		n = resp.ContentLength / 2
 	}
+	// Counted now, before any of the body goes out: a client that has read the part it
+	// gets must find the fault counted.
+	if f == stall {
+		p.Stalls.Add(1)
+	} else {
+		p.Resets.Add(1)
+	}
 	resp.Body = &cutBody{r: resp.Body, left: n, p: p, f: f, ctx: resp.Request.Context()}
 	return nil
 }
 
 var errCut = errors.New("faultproxy: response cut off")
 
-// cutBody passes left bytes through, then counts the fault and fails (a reset) or waits for
+// cutBody passes left bytes through, then fails (a reset) or waits for
 // the client to give up first (a stall).
 type cutBody struct {
 	r    io.ReadCloser
@@ -328,13 +440,10 @@ func (c *cutBody) Read(b []byte) (int, error) {
 	if !c.done {
 		c.done = true
 		if c.f == stall {
-			c.p.Stalls.Add(1)
 			select {
 			case <-c.ctx.Done():
 			case <-c.p.closing:
 			}
-		} else {
-			c.p.Resets.Add(1)
 		}
 	}
 	return 0, errCut
