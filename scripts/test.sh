@@ -8,12 +8,12 @@
 # stops the server.
 #
 # Usage: scripts/test.sh            everything
-#        FUZZTIME=30s scripts/test.sh   longer fuzz runs (default 10s per target)
+#        FUZZTIME=2m scripts/test.sh    longer fuzz runs (default 30s per target, as issue 6 asks of CI)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 VERSITYGW_VERSION=v1.8.0
-FUZZTIME=${FUZZTIME:-10s}
+FUZZTIME=${FUZZTIME:-30s}
 CACHE=${XDG_CACHE_HOME:-$HOME/.cache}/marketrail
 export GOFLAGS=${GOFLAGS:--buildvcs=false}
 

@@ -59,6 +59,9 @@ Flags:
 	decoys := fs.Float64("decoy-ratio", large.DecoyRatio, "share of the other records that are decoys")
 	start := fs.String("start", large.Start.Format("2006-01-02"), "first delivery day of the window, YYYY-MM-DD")
 	specials := fs.Bool("specials", false, "add the sample's special cases (needs 4 accounts, 2 regions, 3 days)")
+	signed := fs.Bool("signed-digests", false, "write real hourly digest files, chained and signed with the generator's test key")
+	backfill := fs.Bool("digest-backfill", false, "with -signed-digests, list each digested folder's first log file in a _backfill digest")
+	publicKeys := fs.String("digest-public-keys", "", "also write the test key's public key, as `aws cloudtrail list-public-keys` prints it, to this file")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return 0
@@ -102,6 +105,10 @@ Flags:
 			cfg.DecoyRatio = *decoys
 		case "specials":
 			cfg.Specials = *specials
+		case "signed-digests":
+			cfg.SignedDigests = *signed
+		case "digest-backfill":
+			cfg.DigestBackfill = *backfill
 		case "start":
 			t, err := time.Parse("2006-01-02", *start)
 			if err != nil {
@@ -128,6 +135,9 @@ Flags:
 	m, err := gentrail.Generate(*out, cfg)
 	if err == nil {
 		err = m.WriteFile(*manifest)
+	}
+	if err == nil && *publicKeys != "" {
+		err = os.WriteFile(*publicKeys, gentrail.DigestPublicKeys(), 0o644)
 	}
 	if err != nil {
 		msg := err.Error()

@@ -16,8 +16,39 @@ import (
 // the next not yet published).
 const crashEnv = "MARKETRAIL_TEST_CRASH"
 
+// panicEnv names the test-only switch that makes marketrail panic at a named point:
+// MARKETRAIL_TEST_PANIC=POINT[:N] panics the Nth time POINT is reached. The points are
+// crashEnv's, plus read (in a worker, before it reads a log file), where the pipeline
+// recovers the panic and fails the run with exit 1. A panic anywhere else is not recovered:
+// Go prints its trace and exits 2.
+const panicEnv = "MARKETRAIL_TEST_PANIC"
+
+// testHook returns the pipeline hook for the test switches' values (crash, then panic), or
+// nil when both are unset.
+func testHook(crash, panicSpec string) func(point string) {
+	c, p := crashHook(crash), pointHook(panicSpec, func(point string) {
+		panic("marketrail test panic at " + point + " (" + panicEnv + ")")
+	})
+	switch {
+	case c == nil:
+		return p
+	case p == nil:
+		return c
+	}
+	return func(point string) { c(point); p(point) }
+}
+
 // crashHook returns the hook for the switch's value, or nil when it is unset.
 func crashHook(spec string) func(point string) {
+	return pointHook(spec, func(string) {
+		syscall.Kill(os.Getpid(), syscall.SIGKILL)
+		select {} // never return: the kill is on its way
+	})
+}
+
+// pointHook returns a hook that calls do the Nth time it is called with POINT, for the
+// spec POINT[:N], or nil when spec is empty.
+func pointHook(spec string, do func(point string)) func(point string) {
 	if spec == "" {
 		return nil
 	}
@@ -34,8 +65,7 @@ func crashHook(spec string) func(point string) {
 		// The upload hook runs on whatever goroutine sends the body (the HTTP transport's,
 		// for S3), hence the atomic count.
 		if hits.Add(1) == int64(n) {
-			syscall.Kill(os.Getpid(), syscall.SIGKILL)
-			select {} // never return: the kill is on its way
+			do(p)
 		}
 	}
 }

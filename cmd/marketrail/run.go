@@ -15,6 +15,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/marketrail/marketrail/pkg/digest"
 	"github.com/marketrail/marketrail/pkg/pipeline"
 	"github.com/marketrail/marketrail/pkg/report"
 	"github.com/marketrail/marketrail/pkg/source"
@@ -41,6 +42,13 @@ AWS configuration is the standard one: AWS_PROFILE (or --profile), AWS_REGION (o
 --region), the SDK's credential chain (environment, SSO, web identity, ECS/EC2 roles),
 and AWS_ENDPOINT_URL_S3 (or --endpoint-url; a custom endpoint uses path-style
 addressing).
+
+Bucket security: --source-bucket-owner and --dest-bucket-owner send the expected owner
+account with every request to that bucket (a --report in the destination's bucket too):
+if another account owns the bucket (renamed, deleted and re-created by someone else), S3
+refuses the request and the run stops with exit 1 before reading or writing anything.
+--sse AES256 or --sse aws:kms [--sse-kms-key-id KEY] encrypts every object marketrail
+writes to S3 (Parquet files, manifests, the marker, an s3:// --report) that way.
 
 Output: the run summary (JSON, see docs/report.md) on standard output; logs on standard
 error (text on a terminal, JSON lines otherwise).
@@ -79,6 +87,11 @@ type runOptions struct {
 	shards                 int
 	progress               string
 	cpuProfile, memProfile string
+	maxObjectBytes         int64  // --max-object-bytes
+	sourceOwner, destOwner string // --source-bucket-owner, --dest-bucket-owner
+	sse, sseKMSKeyID       string
+	verifyDigests          bool   // --verify-digests
+	digestKeys             string // --digest-public-keys
 }
 
 func (o *runOptions) flags(fs *flag.FlagSet) {
@@ -97,14 +110,22 @@ func (o *runOptions) flags(fs *flag.FlagSet) {
 	fs.Func("event-source", "keep these event sources instead of AWS Marketplace, comma-separated", listFlag(&o.eventSources))
 	fs.IntVar(&o.workers, "workers", pipeline.DefaultWorkers(), "log files read at once")
 	fs.IntVar(&o.maxRows, "max-rows-per-file", 1_000_000, "rows per Parquet file before a day's partition is split")
+	fs.Int64Var(&o.maxObjectBytes, "max-object-bytes", pipeline.DefaultMaxObjectBytes, "fail a log file (as a corrupt one) whose JSON text inflates to more than N bytes: a gzip bomb; "+
+		"the default, 1 GiB, is some twenty times the largest file CloudTrail writes (it starts a new file every few minutes, well under 50 MB) and inflates in about a second")
 	fs.StringVar(&o.endpoint, "endpoint-url", "", "S3-compatible endpoint URL (default: $AWS_ENDPOINT_URL_S3, else AWS)")
 	fs.StringVar(&o.profile, "profile", "", "AWS profile (default: $AWS_PROFILE)")
 	fs.StringVar(&o.region, "region", "", "AWS region (default: $AWS_REGION or the profile's)")
 	fs.StringVar(&o.reportPath, "report", "", "also write the run summary to FILE or s3://BUCKET/KEY")
+	fs.StringVar(&o.sourceOwner, "source-bucket-owner", "", "the 12-digit account id that must own the --source bucket; every request to it fails (403) otherwise")
+	fs.StringVar(&o.destOwner, "dest-bucket-owner", "", "the 12-digit account id that must own the --dest bucket (and a --report in that bucket); every request to it fails (403) otherwise")
+	fs.StringVar(&o.sse, "sse", "", "server-side encryption of every object written to S3: AES256 (SSE-S3) or aws:kms (SSE-KMS) (default: the bucket's default encryption)")
+	fs.StringVar(&o.sseKMSKeyID, "sse-kms-key-id", "", "with --sse aws:kms: the KMS key (id, ARN or alias ARN) (default: the account's aws/s3 key)")
 	fs.StringVar(&o.logFormat, "log-format", "auto", "log format: text, json, or auto (text on a terminal, else JSON)")
 	fs.StringVar(&o.progress, "progress", "auto", "progress bar: on, off, or auto (on when standard error is a terminal)")
 	fs.StringVar(&o.cpuProfile, "cpuprofile", "", "write a CPU profile of the run to FILE (go tool pprof)")
 	fs.StringVar(&o.memProfile, "memprofile", "", "write a heap profile (allocations) at the end of the run to FILE (go tool pprof)")
+	fs.BoolVar(&o.verifyDigests, "verify-digests", false, "check every log file read against CloudTrail's integrity digests (hashes and chains; signatures with --digest-public-keys); the report's digests section says what was found")
+	fs.StringVar(&o.digestKeys, "digest-public-keys", "", "with --verify-digests: check the digests' signatures with the public keys in FILE, as `aws cloudtrail list-public-keys` prints them")
 }
 
 func listFlag(dst *[]string) func(string) error {
@@ -152,7 +173,7 @@ func runCommand(ctx context.Context, args []string, stdout, stderr io.Writer) in
 	log := newLogger(stderr, o.logFormat, showProgress)
 	cfg.Logger = log
 	cfg.Version = buildVersion()
-	cfg.Hook = crashHook(os.Getenv(crashEnv))
+	cfg.Hook = testHook(os.Getenv(crashEnv), os.Getenv(panicEnv))
 	var bar *progress
 	if showProgress {
 		bar = newProgress(stderr)
@@ -161,7 +182,10 @@ func runCommand(ctx context.Context, args []string, stdout, stderr io.Writer) in
 
 	// Connections for every request in flight: the workers' GETs, the listings, the uploads.
 	conns := cfg.Workers + 16 + 8
-	s := &stores{opts: storage.S3Options{Endpoint: o.endpoint, Profile: o.profile, Region: o.region, Conns: conns}, log: log}
+	s := &stores{opts: storage.S3Options{Endpoint: o.endpoint, Profile: o.profile, Region: o.region, Conns: conns}, log: log,
+		sse: storage.WithSSE(o.sse, o.sseKMSKeyID)}
+	s.expectOwner(o.source, o.sourceOwner)
+	s.expectOwner(o.dest, o.destOwner)
 	defer s.close()
 	rep, err := func() (*report.Report, error) {
 		var err error
@@ -249,6 +273,9 @@ func (o *runOptions) config(now time.Time, getenv func(string) string) (pipeline
 	if o.maxRows < 1 {
 		return cfg, fmt.Errorf("%w: --max-rows-per-file must be at least 1", errUsage)
 	}
+	if o.maxObjectBytes < 1 {
+		return cfg, fmt.Errorf("%w: --max-object-bytes must be at least 1", errUsage)
+	}
 	switch o.logFormat {
 	case "auto", "text", "json":
 	default:
@@ -265,6 +292,9 @@ func (o *runOptions) config(now time.Time, getenv func(string) string) (pipeline
 	if cfg.Shard, cfg.Shards, err = shard(o.shard, o.shards, getenv); err != nil {
 		return cfg, err
 	}
+	if err := o.checkS3Security(); err != nil {
+		return cfg, err
+	}
 	if sameLocation(o.source, o.dest) {
 		return cfg, fmt.Errorf("%w: --dest must not be the same place as --source", errUsage)
 	}
@@ -273,9 +303,69 @@ func (o *runOptions) config(now time.Time, getenv func(string) string) (pipeline
 	cfg.EventSources = o.eventSources
 	cfg.Workers = o.workers
 	cfg.MaxRowsFile = o.maxRows
+	cfg.MaxObjectBytes = o.maxObjectBytes
 	cfg.Force, cfg.DryRun, cfg.MaxFailed = o.force, o.dryRun, o.maxFailed
+	cfg.VerifyDigests = o.verifyDigests
+	if o.digestKeys != "" {
+		if !o.verifyDigests {
+			return cfg, fmt.Errorf("%w: --digest-public-keys needs --verify-digests", errUsage)
+		}
+		b, err := os.ReadFile(o.digestKeys)
+		if err == nil {
+			cfg.DigestKeys, err = digest.ParsePublicKeys(b)
+		}
+		if err != nil {
+			return cfg, fmt.Errorf("%w: --digest-public-keys: %v", errUsage, err)
+		}
+	}
 	return cfg, nil
 }
+
+// checkS3Security checks --source-bucket-owner, --dest-bucket-owner, --sse and
+// --sse-kms-key-id.
+func (o *runOptions) checkS3Security() error {
+	for _, f := range []struct{ name, owner, loc, locFlag string }{
+		{"--source-bucket-owner", o.sourceOwner, o.source, "--source"},
+		{"--dest-bucket-owner", o.destOwner, o.dest, "--dest"},
+	} {
+		if f.owner == "" {
+			continue
+		}
+		if !trail.IsAccountID(f.owner) {
+			return fmt.Errorf("%w: %s: %q is not a 12-digit account id", errUsage, f.name, f.owner)
+		}
+		if _, _, ok := parseS3(f.loc); !ok {
+			return fmt.Errorf("%w: %s needs an s3:// %s", errUsage, f.name, f.locFlag)
+		}
+	}
+	sb, _, _ := parseS3(o.source)
+	db, _, _ := parseS3(o.dest)
+	if o.sourceOwner != "" && o.destOwner != "" && sb == db && o.sourceOwner != o.destOwner {
+		return fmt.Errorf("%w: --source and --dest are both in bucket %s, which cannot have two owners", errUsage, sb)
+	}
+	switch o.sse {
+	case "", sseS3, sseKMS:
+	default:
+		return fmt.Errorf("%w: --sse must be %s or %s", errUsage, sseS3, sseKMS)
+	}
+	if o.sseKMSKeyID != "" && o.sse != sseKMS {
+		return fmt.Errorf("%w: --sse-kms-key-id needs --sse %s", errUsage, sseKMS)
+	}
+	if o.sse != "" {
+		_, _, destS3 := parseS3(o.dest)
+		_, _, reportS3 := parseS3(o.reportPath)
+		if !destS3 && !reportS3 {
+			return fmt.Errorf("%w: --sse needs an s3:// --dest or --report", errUsage)
+		}
+	}
+	return nil
+}
+
+// The values of --sse.
+const (
+	sseS3  = "AES256"
+	sseKMS = "aws:kms"
+)
 
 // Environment variables that give a shard's index to --shards.
 var shardIndexEnv = [...]string{"JOB_COMPLETION_INDEX", "AWS_BATCH_JOB_ARRAY_INDEX"}

@@ -19,6 +19,31 @@ type stores struct {
 	log    *slog.Logger // warned of each re-read of a broken object body
 	client *s3.Client
 	locals []*storage.Local
+	owners map[string]string // expected owner account by bucket (--source/--dest-bucket-owner)
+	sse    storage.S3Option  // the server-side encryption of every PutObject (--sse)
+}
+
+// expectOwner makes every request to loc's bucket (when loc is s3://) carry owner as the
+// expected bucket owner: the location's own requests, and a --report written to the same
+// bucket.
+func (s *stores) expectOwner(loc, owner string) {
+	bucket, _, ok := parseS3(loc)
+	if !ok || owner == "" {
+		return
+	}
+	if s.owners == nil {
+		s.owners = map[string]string{}
+	}
+	s.owners[bucket] = owner
+}
+
+// newS3 is storage.NewS3 with the bucket's expected owner and the encryption of writes.
+func (s *stores) newS3(c *s3.Client, bucket, prefix string) *storage.S3 {
+	opts := []storage.S3Option{storage.WithExpectedBucketOwner(s.owners[bucket])}
+	if s.sse != nil {
+		opts = append(opts, s.sse)
+	}
+	return storage.NewS3(c, bucket, prefix, opts...)
 }
 
 // parseS3 splits s3://BUCKET/PREFIX; ok is false for anything else.
@@ -54,7 +79,7 @@ func (s *stores) open(ctx context.Context, loc string, create bool) (storage.Sto
 		if err != nil {
 			return nil, err
 		}
-		return storage.WithRetry(storage.NewS3(c, bucket, prefix), storage.RetryPolicy{Logger: s.log}), nil
+		return storage.WithRetry(s.newS3(c, bucket, prefix), storage.RetryPolicy{Logger: s.log}), nil
 	}
 	l, err := storage.OpenLocal(loc, create)
 	if err != nil {
@@ -74,7 +99,7 @@ func (s *stores) writeFile(ctx context.Context, loc string, b []byte) error {
 		if err != nil {
 			return err
 		}
-		return storage.NewS3(c, bucket, "").Put(ctx, key, bytes.NewReader(b), int64(len(b)))
+		return s.newS3(c, bucket, "").Put(ctx, key, bytes.NewReader(b), int64(len(b)))
 	}
 	dir, name := filepath.Split(loc)
 	if dir == "" {

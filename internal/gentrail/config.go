@@ -55,6 +55,16 @@ type Config struct {
 	// the first DigestRegions regions (more than there are means all).
 	DigestAccounts int `json:"digest_accounts"`
 	DigestRegions  int `json:"digest_regions"`
+	// SignedDigests makes those digest files real: one per hour from the first delivery day
+	// to the end of the last, each listing the SHA-256 of the uncompressed content of the
+	// log files delivered in its hour, chained to the one before and signed with the
+	// generator's test key (see DigestPublicKeys); the manifest records which digest lists
+	// each log file, and each digest's signature. Without it, the digest files are
+	// placeholders: one per folder and delivery day, with random signatures.
+	SignedDigests bool `json:"signed_digests,omitempty"`
+	// DigestBackfill, with SignedDigests, leaves the earliest log file of each digested
+	// folder out of its hourly digest and lists it in a _backfill digest of the same hour.
+	DigestBackfill bool `json:"digest_backfill,omitempty"`
 	// FastGzip compresses with gzip's fastest level: larger files, made sooner.
 	FastGzip bool `json:"fast_gzip,omitempty"`
 	// Specials adds the sample's hand-placed special cases (it needs Accounts >= 3,
@@ -141,6 +151,9 @@ func (c Config) Validate() error {
 	}
 	if c.DigestAccounts < 0 || c.DigestRegions < 0 {
 		bad("DigestAccounts %d or DigestRegions %d < 0", c.DigestAccounts, c.DigestRegions)
+	}
+	if c.DigestBackfill && !c.SignedDigests {
+		bad("DigestBackfill needs SignedDigests")
 	}
 	if c.Specials && (c.Accounts < 3 || c.Regions < 2 || c.Days < 3) {
 		bad("Specials needs Accounts >= 3, Regions >= 2 and Days >= 3")

@@ -42,6 +42,7 @@ type logFile struct {
 	oldest, newest    time.Time
 	copies            []Copy
 	decoys            []Decoy
+	digestedBy        string // the signed digest that lists it (Config.SignedDigests)
 }
 
 // batch is the records of one delivery, written to one log file, or to two (the
@@ -148,7 +149,11 @@ func Generate(dir string, cfg Config) (*Manifest, error) {
 			return nil, err
 		}
 	}
-	digests, err := g.writeDigests()
+	writeDigests := g.writeDigests
+	if cfg.SignedDigests {
+		writeDigests = g.writeSignedDigests
+	}
+	digests, err := writeDigests()
 	if err != nil {
 		return nil, err
 	}
@@ -535,24 +540,7 @@ func (g *generator) writeDigests() ([]Object, error) {
 		}
 		key := g.prefix(k.org, k.acct, folderDigest, k.region, k.day) + a.id + "_CloudTrail-Digest_" + k.region + "_" +
 			trailName + "_" + homeRegion + "_" + end.Format("20060102T150405Z") + ".json.gz"
-		var logs arr
-		var oldest, newest time.Time
-		for i, f := range fs {
-			if i == 0 || f.oldest.Before(oldest) {
-				oldest = f.oldest
-			}
-			if i == 0 || f.newest.After(newest) {
-				newest = f.newest
-			}
-			logs = append(logs, obj{
-				{"s3Bucket", g.w.bucket},
-				{"s3Object", f.key},
-				{"hashValue", f.sha},
-				{"hashAlgorithm", "SHA-256"},
-				{"newestEventTime", f.newest.UTC().Format(eventTimeLayout)},
-				{"oldestEventTime", f.oldest.UTC().Format(eventTimeLayout)},
-			})
-		}
+		logs, oldest, newest := g.digestEntries(fs)
 		folder := k
 		folder.day = time.Time{}
 		p, hasPrev := last[folder]
@@ -615,7 +603,9 @@ func (g *generator) manifest(digests []Object) *Manifest {
 		for _, f := range b.files {
 			m.Copies = append(m.Copies, f.copies...)
 			m.Decoys = append(m.Decoys, f.decoys...)
-			m.Objects = append(m.Objects, g.object(f.key, KindLog, f.org, f.acct, f.region, f.day, f.gz, f.records, f.mp, f.size))
+			o := g.object(f.key, KindLog, f.org, f.acct, f.region, f.day, f.gz, f.records, f.mp, f.size)
+			o.DigestedBy = f.digestedBy
+			m.Objects = append(m.Objects, o)
 		}
 	}
 	for _, o := range g.others {

@@ -387,7 +387,9 @@ func TestDeterministic(t *testing.T) {
 	small.RecordsPerFile = 12
 	small.Days = 2
 	small.FastGzip = false
-	for name, cfg := range map[string]gentrail.Config{"sample": gentrail.Sample(), "large-60": small} {
+	signed := small
+	signed.SignedDigests, signed.DigestBackfill = true, true
+	for name, cfg := range map[string]gentrail.Config{"sample": gentrail.Sample(), "large-60": small, "signed-digests": signed} {
 		t.Run(name, func(t *testing.T) {
 			d1, m1 := generate(t, cfg)
 			d2, m2 := generate(t, cfg)

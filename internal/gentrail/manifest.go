@@ -116,6 +116,16 @@ type Object struct {
 	Records     int    `json:"records"`             // records in its Records array (0 for digests and others)
 	Marketplace int    `json:"marketplace_records"` // of which Marketplace events (log files only)
 	Bytes       int    `json:"bytes"`               // uncompressed size
+
+	// With Config.SignedDigests: for a log file in a digested folder, the digest that lists
+	// it (a _backfill one for the file left out of its hourly digest); for a digest, its
+	// signature in hex (what S3 keeps as x-amz-meta-signature, and a local copy lacks), the
+	// digest it names as its previous one ("" for a starting digest), and whether it is a
+	// _backfill digest.
+	DigestedBy     string `json:"digested_by,omitempty"`
+	Signature      string `json:"signature,omitempty"`
+	PreviousDigest string `json:"previous_digest,omitempty"`
+	Backfill       bool   `json:"backfill,omitempty"`
 }
 
 // Object kinds.

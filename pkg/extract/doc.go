@@ -9,7 +9,9 @@
 //   - [Scanner] frames that text into records, one raw JSON object at a time, without decoding
 //     them. It understands CloudTrail's {"Records":[...]} files, bare JSON arrays and
 //     one-event-per-line streams, and it streams: memory depends on the largest record, not on
-//     the size of the file.
+//     the size of the file, and is bounded by the maximum record size: a record larger than
+//     that, or nested too deeply to decode, is followed to its end without being buffered and
+//     yielded as its first bytes only (Scanner.Truncated), so the scan goes on.
 //   - [Filter] rejects most records with one substring search and, for the rest, reads only the
 //     top-level eventSource to decide exactly.
 //

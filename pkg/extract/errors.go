@@ -20,8 +20,13 @@ var (
 	ErrBadRecords = errors.New("bad Records value")
 	// ErrBadRecord means an element of the record container is not a JSON object.
 	ErrBadRecord = errors.New("record is not a JSON object")
-	// ErrRecordTooLarge means a record is larger than the Scanner's maximum record size.
+	// ErrRecordTooLarge means a record (or a value outside the records) is larger than the
+	// Scanner's maximum record size. A record that large is skipped, not an error: see
+	// Scanner.Truncated.
 	ErrRecordTooLarge = errors.New("record too large")
+	// ErrTooDeep is the cause Scanner.Truncated gives for a record nested more than MaxDepth
+	// deep, which no decoder reads.
+	ErrTooDeep = errors.New("record nested too deeply")
 	// ErrSyntax means the JSON text is malformed in a way that prevents finding record
 	// boundaries: unbalanced brackets, a byte that cannot appear outside a string,
 	// misplaced separators, or nesting deeper than MaxDepth.
@@ -65,6 +70,21 @@ func (e *GzipError) Error() string {
 }
 
 func (e *GzipError) Unwrap() error { return e.Err }
+
+// ErrObjectTooLarge is wrapped by a [*SizeError].
+var ErrObjectTooLarge = errors.New("object too large")
+
+// SizeError is the error of a [Reader] whose object inflates to more JSON text than its limit
+// (see [Reader.SetLimit]): typically a gzip bomb, a few KB that would inflate to gigabytes.
+type SizeError struct {
+	Limit int64 // the limit, in bytes of JSON text
+}
+
+func (e *SizeError) Error() string {
+	return fmt.Sprintf("the object inflates to more than %d bytes of JSON text", e.Limit)
+}
+
+func (e *SizeError) Unwrap() error { return ErrObjectTooLarge }
 
 // describeByte names a byte for an error message: 0x3c '<' for printable ASCII, 0x8b otherwise.
 func describeByte(c byte) string {

@@ -124,6 +124,17 @@ var defaultFilter = NewFilter(nil)
 // insightDetails. A nil Filter selects Marketplace. Match does not allocate unless the
 // selected eventSource is an unknown Marketplace source or is written with escapes.
 func (f *Filter) Match(rec []byte) (eventSource string, ok bool) {
+	return f.match(rec, false)
+}
+
+// MatchHead is Match for the head of a record that was truncated (see Scanner.Truncated):
+// it selects the record if the head contains the needle and a top-level eventSource that
+// the Filter selects, written before the head ends.
+func (f *Filter) MatchHead(head []byte) (eventSource string, ok bool) {
+	return f.match(head, true)
+}
+
+func (f *Filter) match(rec []byte, partial bool) (eventSource string, ok bool) {
 	if f == nil {
 		f = defaultFilter
 	}
@@ -137,7 +148,7 @@ func (f *Filter) Match(rec []byte) (eventSource string, ok bool) {
 	if !candidate {
 		return "", false
 	}
-	raw, ok := topLevelRaw(rec, "eventSource")
+	raw, ok := topLevelRaw(rec, "eventSource", partial)
 	if !ok {
 		return "", false
 	}
@@ -182,7 +193,7 @@ func (f *Filter) selects(src string) bool {
 // before the end of the object. Keys are compared exactly (case-sensitively) after decoding
 // their escapes; if a key occurs twice, the last occurrence wins, as in encoding/json.
 func TopLevelString(rec []byte, key string) (string, bool) {
-	raw, ok := topLevelRaw(rec, key)
+	raw, ok := topLevelRaw(rec, key, false)
 	if !ok {
 		return "", false
 	}
@@ -190,8 +201,17 @@ func TopLevelString(rec []byte, key string) (string, bool) {
 }
 
 // topLevelRaw returns the raw content (between the quotes, escapes undecoded) of the string
-// value of the last top-level occurrence of key in the object rec.
-func topLevelRaw(rec []byte, key string) (raw []byte, ok bool) {
+// value of the last top-level occurrence of key in the object rec. With partial, rec may be
+// the beginning of an object: the last occurrence before rec ends counts.
+func topLevelRaw(rec []byte, key string, partial bool) (raw []byte, ok bool) {
+	// stop ends the search early (at the end of rec, or malformed JSON): nothing is found,
+	// unless partial, where what was found so far stands.
+	stop := func() ([]byte, bool) {
+		if partial && ok {
+			return raw, true
+		}
+		return nil, false
+	}
 	i := skipSpace(rec, 0)
 	if i >= len(rec) || rec[i] != '{' {
 		return nil, false
@@ -202,21 +222,21 @@ func topLevelRaw(rec []byte, key string) (raw []byte, ok bool) {
 	}
 	for {
 		if i >= len(rec) || rec[i] != '"' {
-			return nil, false
+			return stop()
 		}
 		end := stringEnd(rec, i+1)
 		if end < 0 {
-			return nil, false
+			return stop()
 		}
 		match := keyIs(rec[i+1:end], key)
 		i = skipSpace(rec, end+1)
 		if i >= len(rec) || rec[i] != ':' {
-			return nil, false
+			return stop()
 		}
 		i = skipSpace(rec, i+1)
 		start := i
 		if i = skipValue(rec, i); i < 0 {
-			return nil, false
+			return stop()
 		}
 		if match {
 			if rec[start] == '"' {
@@ -227,7 +247,7 @@ func topLevelRaw(rec []byte, key string) (raw []byte, ok bool) {
 		}
 		i = skipSpace(rec, i)
 		if i >= len(rec) {
-			return nil, false
+			return stop()
 		}
 		switch rec[i] {
 		case '}':
@@ -235,7 +255,7 @@ func topLevelRaw(rec []byte, key string) (raw []byte, ok bool) {
 		case ',':
 			i = skipSpace(rec, i+1)
 		default:
-			return nil, false
+			return stop()
 		}
 	}
 }

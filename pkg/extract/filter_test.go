@@ -172,3 +172,27 @@ func TestNeedle(t *testing.T) {
 		t.Errorf("rarest byte of marketplace: %q", n.s[n.rare])
 	}
 }
+
+// MatchHead selects a truncated record by the top-level eventSource written before its head
+// ends; Match, which needs the whole record, does not.
+func TestMatchHead(t *testing.T) {
+	f := NewFilter(nil)
+	for _, tc := range []struct {
+		head string
+		want bool
+	}{
+		{`{"eventVersion":"1.08","eventSource":"metering-marketplace.amazonaws.com","requestParameters":{"a":"xxxx`, true},
+		{`{"eventSource":"metering-marketplace.amazonaws.com","eventSource":"s3.amazonaws.com","x":[[[`, false},
+		{`{"eventSource":"s3.amazonaws.com","x":"marketplace`, false},
+		{`{"requestParameters":{"eventSource":"metering-marketplace.amazonaws.com"`, false},
+		{`{"eventSource":"metering-marketpl`, false},
+		{`{"eventSource":"metering-marketplace.amazonaws.com"`, true},
+	} {
+		if _, ok := f.MatchHead([]byte(tc.head)); ok != tc.want {
+			t.Errorf("MatchHead(%s) = %v, want %v", tc.head, ok, tc.want)
+		}
+		if _, ok := f.Match([]byte(tc.head)); ok {
+			t.Errorf("Match(%s) selects a truncated record", tc.head)
+		}
+	}
+}

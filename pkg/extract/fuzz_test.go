@@ -27,10 +27,15 @@ func FuzzScanner(f *testing.F) {
 	text, _ := genTrail(1, 3000, 0.3, 0.3)
 	f.Add(text)
 	f.Fuzz(func(t *testing.T, data []byte) {
-		recs, err := scanAll(NewScanner(nil), bytes.NewReader(data))
+		recs, trunc, err := scanAllTruncated(NewScanner(nil), bytes.NewReader(data))
 		from := 0
 		for i, rec := range recs {
-			if len(rec) < 2 || rec[0] != '{' || rec[len(rec)-1] != '}' {
+			if tr, ok := trunc[i]; ok {
+				// Only nesting deeper than MaxDepth truncates a record this small.
+				if tr.cause != ErrTooDeep || len(rec) != int(min(tr.size, TruncatedSize)) || rec[0] != '{' {
+					t.Fatalf("record %d truncated (%v, %d bytes) to %d bytes", i, tr.cause, tr.size, len(rec))
+				}
+			} else if len(rec) < 2 || rec[0] != '{' || rec[len(rec)-1] != '}' {
 				t.Fatalf("record %d is not framed by braces: %q", i, rec)
 			}
 			k := bytes.Index(data[from:], rec)
@@ -53,9 +58,17 @@ func FuzzScanner(f *testing.F) {
 			}
 		}
 
-		recs2, err2 := scanAll(newTestScanner(1), iotest.OneByteReader(bytes.NewReader(data)))
+		recs2, trunc2, err2 := scanAllTruncated(newTestScanner(1), iotest.OneByteReader(bytes.NewReader(data)))
 		if d := sameRecords(recs2, recs); d != "" {
 			t.Fatalf("one byte at a time: %s", d)
+		}
+		if len(trunc) != len(trunc2) {
+			t.Fatalf("one byte at a time: truncated %v, all at once: %v", trunc2, trunc)
+		}
+		for i, tr := range trunc {
+			if trunc2[i] != tr {
+				t.Fatalf("one byte at a time: truncated %v, all at once: %v", trunc2, trunc)
+			}
 		}
 		if (err == nil) != (err2 == nil) || (err != nil && err.Error() != err2.Error()) {
 			t.Fatalf("one byte at a time: error %v, all at once: %v", err2, err)

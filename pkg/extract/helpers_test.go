@@ -15,15 +15,32 @@ import (
 
 // scanAll runs a Scanner over r and returns copies of the records it yields and its error.
 func scanAll(s *Scanner, r io.Reader) ([][]byte, error) {
+	recs, _, err := scanAllTruncated(s, r)
+	return recs, err
+}
+
+// truncatedRecord describes a record the Scanner yielded truncated.
+type truncatedRecord struct {
+	cause error
+	size  int64
+}
+
+// scanAllTruncated is scanAll that also returns, by record index, the records yielded
+// truncated (whose element of recs is only the record's head).
+func scanAllTruncated(s *Scanner, r io.Reader) ([][]byte, map[int]truncatedRecord, error) {
 	s.Reset(r)
 	var recs [][]byte
+	trunc := map[int]truncatedRecord{}
 	for s.Next() {
 		if s.Index() != len(recs) {
-			return recs, fmt.Errorf("Index() = %d, want %d", s.Index(), len(recs))
+			return recs, trunc, fmt.Errorf("Index() = %d, want %d", s.Index(), len(recs))
+		}
+		if cause, size := s.Truncated(); cause != nil {
+			trunc[len(recs)] = truncatedRecord{cause, size}
 		}
 		recs = append(recs, bytes.Clone(s.Record()))
 	}
-	return recs, s.Err()
+	return recs, trunc, s.Err()
 }
 
 // readerCase is one way of feeding text to a Scanner.

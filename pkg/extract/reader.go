@@ -30,6 +30,7 @@ type Reader struct {
 	in         io.Reader // br or gz: where JSON text comes from
 	compressed bool
 	out        int64
+	limit      int64 // most bytes of JSON text Read returns for one object; 0 means no limit
 
 	headDone bool    // whether the byte-order-mark check has run
 	head     [3]byte // first bytes of the text, held back while checking for a byte-order mark
@@ -110,6 +111,22 @@ func (r *Reader) Read(p []byte) (int, error) {
 	if r.err != nil {
 		return 0, r.err
 	}
+	if r.limit > 0 && r.out >= r.limit {
+		// One byte more than the limit is the proof: a text of exactly limit bytes passes.
+		var one [1]byte
+		n, err := r.in.Read(one[:])
+		if n > 0 {
+			r.err = &SizeError{Limit: r.limit}
+			return 0, r.err
+		}
+		if err != nil && err != io.EOF {
+			err = r.wrap(err)
+		}
+		return 0, err
+	}
+	if r.limit > 0 && int64(len(p)) > r.limit-r.out {
+		p = p[:r.limit-r.out]
+	}
 	n, err := r.in.Read(p)
 	r.out += int64(n)
 	if err != nil && err != io.EOF {
@@ -117,6 +134,11 @@ func (r *Reader) Read(p []byte) (int, error) {
 	}
 	return n, err
 }
+
+// SetLimit makes Read fail with a [*SizeError] once an object's JSON text grows beyond n
+// bytes (after inflation), so a gzip bomb costs at most n bytes of inflating. n <= 0 means
+// no limit. The limit stays across Reset.
+func (r *Reader) SetLimit(n int64) { r.limit = max(n, 0) }
 
 // readHead reads the first three bytes of the text and drops them if they are a byte-order
 // mark; otherwise Read returns them first.

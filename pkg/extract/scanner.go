@@ -1,6 +1,7 @@
 package extract
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -18,6 +19,12 @@ const (
 
 	// initialBufferSize is the Scanner's buffer size until a record needs more.
 	initialBufferSize = 256 << 10
+
+	// TruncatedSize is how much of a record the Scanner keeps when the record is too large or
+	// nested too deeply to frame whole (see [Scanner.Truncated]): its first 64 KiB, which
+	// hold the top-level fields CloudTrail writes first (eventVersion, userIdentity,
+	// eventTime, eventSource, eventName) in any real event.
+	TruncatedSize = 64 << 10
 
 	// keepBufferSize bounds the buffer a Scanner keeps across Reset: a buffer grown beyond it
 	// for one huge record is dropped, so one odd file does not pin memory for the whole run.
@@ -59,7 +66,9 @@ const (
 // and their escapes, nesting, matching brackets, bytes that cannot appear outside a string)
 // closely enough that it never mis-frames a record, but leaves full validation to the decoder
 // that reads the records it yields. It keeps one buffer, which grows only for a record larger
-// than the buffer, so memory does not depend on the size of the file.
+// than the buffer, up to the maximum record size, so memory does not depend on the size of the
+// file. A record over that size or nested more than MaxDepth deep does not stop the scan: it
+// is yielded truncated (see [Scanner.Truncated]).
 //
 // A Scanner is reused across objects with [Scanner.Reset]. The zero value is not usable; call
 // [NewScanner].
@@ -79,6 +88,11 @@ type Scanner struct {
 	maxSize int
 	bufSize int    // initial buffer size; tests make it tiny to exercise refills
 	stack   []byte // brackets open in the record being scanned
+
+	recStart  int64  // text offset of the current record's '{'
+	truncated error  // why the current record is truncated (ErrRecordTooLarge, ErrTooDeep), or nil
+	size      int64  // the current record's full size in bytes, when truncated
+	head      []byte // the first TruncatedSize bytes of a truncated record
 }
 
 // NewScanner returns a Scanner reading from r. r may be nil if [Scanner.Reset] is called before
@@ -93,12 +107,12 @@ func (s *Scanner) Reset(r io.Reader) {
 	if len(buf) > keepBufferSize {
 		buf = nil
 	}
-	*s = Scanner{r: r, buf: buf, stack: s.stack[:0], maxSize: s.maxSize, bufSize: s.bufSize}
+	*s = Scanner{r: r, buf: buf, stack: s.stack[:0], maxSize: s.maxSize, bufSize: s.bufSize, head: s.head[:0]}
 }
 
-// SetMaxRecordSize sets the largest record, in bytes, that s accepts; a larger one stops the
-// scan with an error wrapping [ErrRecordTooLarge]. n <= 0 restores [DefaultMaxRecordSize].
-// The buffer grows up to this size for a large record.
+// SetMaxRecordSize sets the largest record, in bytes, that s frames whole; a larger one is
+// skipped without buffering it and yielded truncated (see [Scanner.Truncated]). n <= 0
+// restores [DefaultMaxRecordSize]. The buffer grows up to this size for a large record.
 func (s *Scanner) SetMaxRecordSize(n int) {
 	if n <= 0 {
 		n = DefaultMaxRecordSize
@@ -106,9 +120,23 @@ func (s *Scanner) SetMaxRecordSize(n int) {
 	s.maxSize = n
 }
 
-// Record returns the raw bytes of the current record, from its '{' to its '}'. The slice
-// points into s's buffer: it is valid only until the next call of Next or Reset.
+// Record returns the raw bytes of the current record, from its '{' to its '}' (only its first
+// [TruncatedSize] bytes when [Scanner.Truncated] says so). The slice points into s's buffer:
+// it is valid only until the next call of Next or Reset.
 func (s *Scanner) Record() []byte { return s.rec }
+
+// Truncated reports whether the current record could not be framed whole, and why: it is
+// larger than the maximum record size ([ErrRecordTooLarge]) or nested more than [MaxDepth]
+// deep ([ErrTooDeep]). Such a record is still checked to its end, with bounded memory (past
+// MaxDepth, brackets are counted rather than matched), so the scan goes on with the next
+// record; Record then returns only its first [TruncatedSize] bytes, and size is its full
+// length in bytes. For a whole record, cause is nil.
+func (s *Scanner) Truncated() (cause error, size int64) {
+	if s.rec == nil {
+		return nil, 0
+	}
+	return s.truncated, s.size
+}
 
 // Index returns the 0-based index of the current record within the file.
 func (s *Scanner) Index() int { return s.next - 1 }
@@ -120,7 +148,7 @@ func (s *Scanner) Err() error { return s.err }
 // Next advances to the next record. It returns false at the end of the file or on an error,
 // which Err then reports.
 func (s *Scanner) Next() bool {
-	s.rec = nil
+	s.rec, s.truncated, s.size = nil, nil, 0
 	if s.err != nil {
 		return false
 	}
@@ -173,15 +201,25 @@ func (s *Scanner) Next() bool {
 func (s *Scanner) record() bool {
 	idx := s.next
 	s.keep = s.pos
+	s.recStart = s.offset(s.pos)
 	end, ok := s.skipComposite(idx)
 	if !ok {
 		return false
 	}
 	start := s.keep
-	if end-start > s.maxSize {
-		return s.tooLarge(idx, start)
+	if s.truncated == nil && end-start > s.maxSize {
+		s.truncate(ErrRecordTooLarge, s.buf[start:end])
 	}
-	s.rec = s.buf[start:end:end]
+	if s.truncated != nil {
+		s.size = s.offset(end) - s.recStart
+		if s.size > int64(s.maxSize) {
+			// Whichever limit the scan met first, a record over both is too large.
+			s.truncated = ErrRecordTooLarge
+		}
+		s.rec = s.head
+	} else {
+		s.rec = s.buf[start:end:end]
+	}
 	s.pos = end
 	s.next++
 	s.more = true
@@ -216,6 +254,8 @@ outer:
 			switch {
 			case end >= 0:
 				return end, true
+			case bad >= 0 && idx >= 0 && byteClass[buf[bad]] == classOpen:
+				return s.skipRest(idx, stack, bad, false, false, ErrTooDeep)
 			case bad >= 0:
 				return 0, s.syntaxError(idx, bad, structureError(buf[bad], stack))
 			}
@@ -246,6 +286,9 @@ outer:
 					i++
 					continue
 				}
+				if idx >= 0 {
+					return s.skipRest(idx, stack, i, false, false, ErrTooDeep)
+				}
 			case classClose:
 				if len(stack) > 0 && c == stack[len(stack)-1]+2 { // '{'+2 == '}', '['+2 == ']'
 					stack = stack[:len(stack)-1]
@@ -264,9 +307,112 @@ outer:
 		i -= shift
 		slow -= shift
 		if err != nil {
+			if err == errTooLarge && idx >= 0 {
+				// Everything from the record's '{' is still in the buffer, so the run of
+				// backslashes before i (which ends at the string's opening quote at the
+				// latest) tells whether the next byte is escaped.
+				escaped := false
+				for b := i - 1; inString && b >= 0 && s.buf[b] == '\\'; b-- {
+					escaped = !escaped
+				}
+				return s.skipRest(idx, stack, i, inString, escaped, ErrRecordTooLarge)
+			}
 			if err == errTooLarge {
 				return 0, s.tooLarge(idx, s.keep)
 			}
+			return 0, s.readFailed(err, idx)
+		}
+	}
+}
+
+// truncate marks the current record as truncated for cause, keeping the first TruncatedSize
+// bytes of rec (which starts at the record's '{').
+func (s *Scanner) truncate(cause error, rec []byte) {
+	s.truncated = cause
+	s.head = s.head[:0]
+	s.addHead(rec)
+}
+
+// addHead appends b, the record's next bytes, to its head, up to TruncatedSize in all.
+func (s *Scanner) addHead(b []byte) {
+	s.head = append(s.head, b[:min(len(b), TruncatedSize-len(s.head))]...)
+}
+
+// skipRest goes on from skipComposite for a record that is too large to buffer or nested too
+// deeply to match its brackets: it keeps the record's first bytes (buf[s.keep:]) as its
+// head, then follows the record to its end while discarding the bytes behind it, so memory
+// stays bounded whatever the record's size. Beyond MaxDepth, brackets are counted, not
+// matched. It checks the bytes outside strings as skipComposite does. i, stack, inString and
+// escaped (whether buf[i] is escaped inside a string) are skipComposite's state.
+func (s *Scanner) skipRest(idx int, stack []byte, i int, inString, escaped bool, cause error) (int, bool) {
+	s.truncate(cause, s.buf[s.keep:i])
+	extra := 0 // open brackets beyond MaxDepth
+	for {
+		buf := s.buf[:s.n]
+		from := i // the record's bytes buf[from:i] are not in the head yet
+		for i < len(buf) {
+			if inString {
+				q := bytes.IndexByte(buf[i:], '"')
+				seg := buf[i:]
+				if q >= 0 {
+					seg = buf[i : i+q]
+				}
+				// The parity of the backslashes just before the quote (or the end of the
+				// buffer), counting one pending from before i if buf[i] is escaped.
+				run := len(seg) - len(bytes.TrimRight(seg, `\`))
+				odd := run&1 == 1
+				if run == len(seg) && escaped {
+					odd = !odd
+				}
+				if q < 0 {
+					escaped, i = odd, len(buf)
+					break
+				}
+				i += q + 1
+				escaped = false
+				inString = odd // an escaped quote does not end the string
+				continue
+			}
+			c := buf[i]
+			switch byteClass[c] {
+			case classSkip:
+				i++
+				continue
+			case classQuote:
+				inString, escaped = true, false
+				i++
+				continue
+			case classOpen:
+				if len(stack) < MaxDepth {
+					stack = append(stack, c)
+				} else {
+					extra++
+				}
+				i++
+				continue
+			case classClose:
+				if extra > 0 {
+					extra--
+					i++
+					continue
+				}
+				if len(stack) > 0 && c == stack[len(stack)-1]+2 {
+					stack = stack[:len(stack)-1]
+					i++
+					if len(stack) == 0 {
+						s.addHead(buf[from:i])
+						return i, true
+					}
+					continue
+				}
+			}
+			return 0, s.syntaxError(idx, i, structureError(c, stack))
+		}
+		s.addHead(buf[from:i])
+		s.pos, s.keep = i, i // keep nothing: the head is saved
+		shift, err := s.fill()
+		i -= shift
+		if err != nil {
 			return 0, s.readFailed(err, idx)
 		}
 	}

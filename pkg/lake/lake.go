@@ -7,6 +7,10 @@
 //	TABLE/event_date=YYYY-MM-DD/DELIVERYDAY.parquet         rows of one delivery day in one partition
 //	TABLE/event_date=YYYY-MM-DD/DELIVERYDAY-0001.parquet    ... when split into several files
 //	_marketrail/days/DELIVERYDAY.json                       what that delivery day wrote
+//	_marketrail/quarantine/DELIVERYDAY.jsonl.gz             its records that could not become rows
+//
+// The quarantine file is one of the day's files (see Quarantine), published, listed and
+// replaced like its Parquet files.
 //
 // File names depend only on the data (the delivery day and the row count), never on worker
 // counts, timing or sharding, so a re-run writes the same names.
@@ -32,6 +36,7 @@ import (
 	"io"
 	"os"
 	"slices"
+	"sync"
 	"time"
 
 	"github.com/parquet-go/parquet-go"
@@ -49,7 +54,8 @@ const ManifestDir = "_marketrail/days/"
 // PartitionColumn is the Hive partition column of every table.
 const PartitionColumn = "event_date"
 
-// publishConcurrency is how many files of a day are written at once.
+// publishConcurrency is how many files a Writer encodes and uploads at once, over all the
+// days it is publishing.
 const publishConcurrency = 4
 
 // DefaultMaxRowsPerFile splits very large partitions of a day into several files.
@@ -100,6 +106,17 @@ type Writer struct {
 	// through sending a file; HookPublished, after a day's files are published and before
 	// its manifest says so). Tests use it to kill the process at the dangerous moments.
 	Hook func(point string)
+
+	once  sync.Once
+	codec *zstd.Codec   // shared, so its pooled encoders serve every file
+	slots chan struct{} // publishConcurrency files at once
+}
+
+func (w *Writer) init() {
+	w.once.Do(func() {
+		w.codec = &zstd.Codec{}
+		w.slots = make(chan struct{}, publishConcurrency)
+	})
 }
 
 // Hook points.
@@ -127,6 +144,7 @@ type file struct {
 	key       string
 	partition trail.Day
 	rows      int
+	uncounted bool // not table rows: left out of Result.Rows (the quarantine)
 	write     func(w io.Writer, meta []parquet.WriterOption) error
 }
 
@@ -201,6 +219,7 @@ type Result struct {
 // objects the tables were made from, recorded in the manifest; complete says whether every
 // one of them was read (else the manifest says partial, and the day is run again next time).
 func (w *Writer) PublishDay(ctx context.Context, d trail.Day, inputs []Input, complete bool, tables ...Table) (Result, error) {
+	w.init()
 	res := Result{Rows: map[string]map[string]int64{}}
 	old, err := w.ReadManifest(ctx, d)
 	if err != nil {
@@ -214,13 +233,16 @@ func (w *Writer) PublishDay(ctx context.Context, d trail.Day, inputs []Input, co
 	for _, t := range tables {
 		fs := t.files(d, maxRows)
 		for _, f := range fs {
+			res.Files = append(res.Files, f.key)
+			if f.uncounted {
+				continue
+			}
 			part := res.Rows[t.Name()]
 			if part == nil {
 				part = map[string]int64{}
 				res.Rows[t.Name()] = part
 			}
 			part[f.partition.String()] += int64(f.rows)
-			res.Files = append(res.Files, f.key)
 		}
 		plan = append(plan, fs...)
 	}
@@ -235,7 +257,7 @@ func (w *Writer) PublishDay(ctx context.Context, d trail.Day, inputs []Input, co
 		return res, err
 	}
 	meta := []parquet.WriterOption{
-		parquet.Compression(&zstd.Codec{}),
+		parquet.Compression(w.codec),
 		parquet.CreatedBy("marketrail", w.Version, ""),
 		parquet.DataPageStatistics(true),
 		parquet.KeyValueMetadata("marketrail.delivery_day", d.String()),
@@ -243,11 +265,23 @@ func (w *Writer) PublishDay(ctx context.Context, d trail.Day, inputs []Input, co
 	// The files are independent: encode and upload several at once, so the last day of a
 	// run (which nothing else overlaps) does not leave cores idle.
 	g, gctx := errgroup.WithContext(ctx)
-	g.SetLimit(publishConcurrency)
 	for _, f := range plan {
-		g.Go(func() error { return w.publish(gctx, f, meta) })
+		select {
+		case w.slots <- struct{}{}:
+		case <-gctx.Done():
+		}
+		if gctx.Err() != nil {
+			break
+		}
+		g.Go(func() error {
+			defer func() { <-w.slots }()
+			return w.publish(gctx, f, meta)
+		})
 	}
 	if err := g.Wait(); err != nil {
+		return res, err
+	}
+	if err := ctx.Err(); err != nil { // cancelled before every file was handed out
 		return res, err
 	}
 	for _, k := range oldFiles {

@@ -25,6 +25,7 @@ import (
 
 	"golang.org/x/sync/errgroup"
 
+	"github.com/marketrail/marketrail/pkg/digest"
 	"github.com/marketrail/marketrail/pkg/lake"
 	"github.com/marketrail/marketrail/pkg/marketplace"
 	"github.com/marketrail/marketrail/pkg/report"
@@ -44,8 +45,11 @@ type Config struct {
 	Listings     int              // folder listings at once; 0 means 16
 	DaysInFlight int              // delivery days read ahead of the one being written; 0 means 2
 	MaxRowsFile  int              // rows per Parquet file before splitting; 0 means the lake's default
-	Version      string           // marketrail's version, recorded in outputs
-	Logger       *slog.Logger     // nil means slog.Default()
+	// MaxObjectBytes is how much JSON text one object may inflate to before it fails (a gzip
+	// bomb); 0 means DefaultMaxObjectBytes.
+	MaxObjectBytes int64
+	Version        string       // marketrail's version, recorded in outputs
+	Logger         *slog.Logger // nil means slog.Default()
 
 	Force     bool // run days again even when their manifest says they are complete and unchanged
 	DryRun    bool // list what the window would read, and write nothing
@@ -53,10 +57,18 @@ type Config struct {
 	Shards    int  // how many shards split the window's days; 0 or 1 means no sharding
 	MaxFailed int  // failed objects a run may have and still exit 0
 
+	// VerifyDigests checks every log file read against CloudTrail's integrity digests (the
+	// SHA-256 of its content, the digests' chains, and with DigestKeys their signatures) and
+	// puts what it found in the report's digests section.
+	VerifyDigests bool
+	DigestKeys    digest.KeySet // the public keys of --digest-public-keys; nil: signatures are not checked
+	audit         *digest.Auditor
+
 	// Progress, if set, is told how the run advances.
 	Progress Progress
-	// Hook, if set, is called at named moments (the lake's hook points, and HookBetweenDays
-	// after a day is complete); tests use it to kill the process there.
+	// Hook, if set, is called at named moments (the lake's hook points, HookBetweenDays
+	// after a day is complete, HookRead in a worker before each log file); tests use it to
+	// kill the process there, or to panic.
 	Hook func(point string)
 }
 
@@ -177,6 +189,15 @@ func run(ctx context.Context, cfg Config, rep *report.Report) error {
 	if cfg.Progress != nil {
 		cfg.Progress.Days(len(days))
 	}
+	if cfg.VerifyDigests && !cfg.DryRun {
+		if cfg.audit, err = newAuditor(ctx, &cfg, folders); err != nil {
+			return err
+		}
+		defer func() {
+			rep.Digests = digestReport(cfg.audit.Summary(), storage.KeepsMetadata(cfg.Source))
+			logDigests(log, rep.Digests)
+		}()
+	}
 
 	g, ctx := errgroup.WithContext(ctx)
 	jobs := make(chan job, cfg.Workers)
@@ -213,8 +234,14 @@ func run(ctx context.Context, cfg Config, rep *report.Report) error {
 		g.Go(func() error {
 			defer producers.Done()
 			w := newWorker(cfg.Source, cfg.EventSources)
+			w.hook = cfg.Hook
+			w.x.SetMaxObjectBytes(cfg.MaxObjectBytes)
+			w.audit = cfg.audit
 			for j := range jobs {
-				r := w.process(ctx, j)
+				r, err := w.processRecovered(ctx, j, log)
+				if err != nil {
+					return err
+				}
 				if r.err != nil && ctx.Err() != nil {
 					return ctx.Err()
 				}
@@ -362,6 +389,9 @@ func listDay(ctx context.Context, cfg *Config, w *lake.Writer, folders []trail.F
 	if err := send(message{day: d, begin: plan}); err != nil {
 		return err
 	}
+	if cfg.audit != nil {
+		cfg.audit.DayRead(d)
+	}
 	// Skipped objects first: the collector must know all of them before the last log file
 	// of the day comes back from a worker and the day is published.
 	for _, o := range objs {
@@ -389,13 +419,14 @@ func listDay(ctx context.Context, cfg *Config, w *lake.Writer, folders []trail.F
 
 // dayState gathers one delivery day's results in the collector.
 type dayState struct {
-	day      trail.Day
-	rep      *report.Day
-	start    time.Time
-	plan     *dayPlan // nil until the day's listing is known
-	received int      // log files back from the workers
-	done     bool
-	events   []marketplace.Event
+	day         trail.Day
+	rep         *report.Day
+	start       time.Time
+	plan        *dayPlan // nil until the day's listing is known
+	received    int      // log files back from the workers
+	done        bool
+	events      []marketplace.Event
+	quarantined []Quarantined
 }
 
 func (st *dayState) add(r *objectResult, log *slog.Logger) {
@@ -418,11 +449,15 @@ func (st *dayState) add(r *objectResult, log *slog.Logger) {
 	st.rep.BytesDecompressed += f.BytesOut
 	st.rep.RecordsScanned += f.Records
 	st.rep.EventsMatched += f.Matched
-	for _, inv := range f.Invalid {
-		st.rep.EventsInvalid++
-		st.rep.InvalidEvents = append(st.rep.InvalidEvents, inv)
-		log.Warn("event could not become a row", "key", inv.Key, "record", *inv.Record, "error", inv.Reason)
+	for reason, n := range f.Skipped {
+		st.rep.RecordsSkipped[reason] += n
+		log.Warn("skipped records too large or too deeply nested to read, whose eventSource was not found in their first bytes", "key", r.key, "reason", reason, "records", n)
 	}
+	for _, q := range f.Quarantined {
+		st.rep.RecordsQuarantined++
+		log.Warn("record quarantined: it cannot become a row", "key", q.Key, "record", *q.Record, "error", q.Reason)
+	}
+	st.quarantined = append(st.quarantined, f.Quarantined...)
 	st.events = append(st.events, f.Events...)
 }
 
@@ -448,7 +483,20 @@ func publish(ctx context.Context, w *lake.Writer, d trail.Day, st *dayState, log
 		st.rep.UsageUnparsed += int64(events[i].Notes.UnparsedUsage)
 	}
 	complete := st.rep.ObjectsFailed == 0 && st.rep.ObjectsSkipped[source.SkipArchived] == 0
-	res, err := w.PublishDay(ctx, d, st.plan.inputs, complete,
+	// The quarantine file's lines and the report's list, in the same order.
+	slices.SortFunc(st.quarantined, func(a, b Quarantined) int {
+		if c := strings.Compare(a.Key, b.Key); c != 0 {
+			return c
+		}
+		return *a.Record - *b.Record
+	})
+	raw := make([][]byte, len(st.quarantined))
+	for i, q := range st.quarantined {
+		raw[i] = q.Raw
+		st.rep.Quarantined = append(st.rep.Quarantined, q.Failure)
+	}
+	st.quarantined = nil
+	res, err := w.PublishDay(ctx, d, st.plan.inputs, complete, lake.Quarantine(raw),
 		lake.NewTable(marketplace.TableEvents, events, (*marketplace.Event).EventDate, compareEvents, "event_time"),
 		lake.NewTable(marketplace.TableMetering, metering, (*marketplace.MeteringRecord).EventDate, compareMetering, "event_time"))
 	if err != nil {
@@ -467,7 +515,7 @@ func publish(ctx context.Context, w *lake.Writer, d trail.Day, st *dayState, log
 	slices.SortFunc(st.rep.Failures, func(a, b report.Failure) int { return strings.Compare(a.Key, b.Key) })
 	log.Info("delivery day written", "delivery_day", d.String(), "objects", st.rep.ObjectsListed,
 		"events", len(events), "metering_records", len(metering), "duplicates", dropped,
-		"failed", st.rep.ObjectsFailed, "files", len(res.Files))
+		"failed", st.rep.ObjectsFailed, "quarantined", st.rep.RecordsQuarantined, "files", len(res.Files))
 	return nil
 }
 

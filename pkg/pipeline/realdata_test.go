@@ -120,8 +120,8 @@ func TestRealData(t *testing.T) {
 				sel = append(sel, m)
 			}
 		}
-		if len(res.Events) != len(sel) || len(res.Invalid) != 0 {
-			t.Errorf("%s: %d Marketplace events (%d invalid), oracle %d", path, len(res.Events), len(res.Invalid), len(sel))
+		if len(res.Events) != len(sel) || len(res.Quarantined) != 0 {
+			t.Errorf("%s: %d Marketplace events (%d invalid), oracle %d", path, len(res.Events), len(res.Quarantined), len(sel))
 			continue
 		}
 		marketplaceEvents += len(sel)
@@ -289,8 +289,8 @@ func TestRealDataAllSources(t *testing.T) {
 				timed++
 			}
 		}
-		if len(res.Events) != timed || len(res.Events)+len(res.Invalid) != int(res.Matched) {
-			t.Errorf("%s: %d rows and %d invalid of %d matched; oracle: %d with a usable eventTime", path, len(res.Events), len(res.Invalid), res.Matched, timed)
+		if len(res.Events) != timed || len(res.Events)+len(res.Quarantined) != int(res.Matched) {
+			t.Errorf("%s: %d rows and %d invalid of %d matched; oracle: %d with a usable eventTime", path, len(res.Events), len(res.Quarantined), res.Matched, timed)
 		}
 	}
 }

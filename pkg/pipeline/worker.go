@@ -1,13 +1,21 @@
 package pipeline
 
 import (
+	"bytes"
 	"context"
+	"errors"
+	"fmt"
 	"io"
+	"log/slog"
+	"runtime/debug"
+	"time"
 
+	"github.com/marketrail/marketrail/pkg/digest"
 	"github.com/marketrail/marketrail/pkg/extract"
 	"github.com/marketrail/marketrail/pkg/marketplace"
 	"github.com/marketrail/marketrail/pkg/report"
 	"github.com/marketrail/marketrail/pkg/storage"
+	"github.com/marketrail/marketrail/pkg/trail"
 )
 
 // Extractor reads the selected events of one log file at a time: decompress, scan the
@@ -16,29 +24,76 @@ import (
 // exports), gzipped or not, with or without a byte-order mark. An Extractor reuses its
 // buffers from file to file; it is not safe for concurrent use.
 type Extractor struct {
-	filter  *extract.Filter
-	reader  extract.Reader
-	scanner *extract.Scanner
+	filter   *extract.Filter
+	reader   extract.Reader
+	scanner  *extract.Scanner
+	limit    int64     // --max-object-bytes
+	notAfter time.Time // events at or after this are quarantined; zero: no bound
 }
 
+// DefaultMaxObjectBytes is the default of Config.MaxObjectBytes: 1 GiB of JSON text, some
+// twenty times the largest log file CloudTrail writes (it starts a new file every five
+// minutes or so, well before 50 MB), yet small enough to inflate in about a second.
+const DefaultMaxObjectBytes = 1 << 30
+
 // NewExtractor returns an Extractor keeping the events of the given sources (nil: AWS
-// Marketplace).
+// Marketplace), with a limit of DefaultMaxObjectBytes.
 func NewExtractor(sources []string) *Extractor {
-	return &Extractor{filter: extract.NewFilter(sources), scanner: extract.NewScanner(nil)}
+	x := &Extractor{filter: extract.NewFilter(sources), scanner: extract.NewScanner(nil)}
+	x.SetMaxObjectBytes(0)
+	return x
+}
+
+// SetMaxObjectBytes sets how much JSON text one object may inflate to (n <= 0: the default,
+// DefaultMaxObjectBytes); Extract fails an object that inflates to more, such as a gzip bomb.
+func (x *Extractor) SetMaxObjectBytes(n int64) {
+	if n <= 0 {
+		n = DefaultMaxObjectBytes
+	}
+	x.limit = n
+	x.reader.SetLimit(n)
+}
+
+// SetDeliveryDay tells Extract the delivery day of the files it reads next: an event whose
+// eventTime is after the day after it is quarantined (the zero Day sets no such bound).
+func (x *Extractor) SetDeliveryDay(d trail.Day) {
+	x.notAfter = time.Time{}
+	if !d.IsZero() {
+		x.notAfter = d.AddDays(2).Time()
+	}
 }
 
 // FileResult is what one log file gave.
 type FileResult struct {
-	Events   []marketplace.Event // the selected events that decoded, in file order
-	Invalid  []report.Failure    // selected records that could not become rows
-	Records  int64               // records scanned
-	Matched  int64               // records the filter selected
-	BytesOut int64               // decompressed bytes
+	Events      []marketplace.Event // the selected events that decoded, in file order
+	Quarantined []Quarantined       // selected records that could not become rows, in file order
+	Skipped     map[string]int64    // records too large or too deep to read and not selected, by reason
+	Records     int64               // records scanned
+	Matched     int64               // records the filter selected
+	BytesOut    int64               // decompressed bytes
 }
+
+// Quarantined is a selected record that could not become a row: where it is and why
+// (report.Failure), and its bytes.
+type Quarantined struct {
+	report.Failure
+	Raw []byte // the record's bytes; only the first extract.TruncatedSize when it was truncated
+}
+
+// Reasons of FileResult.Skipped (the report's records_skipped).
+const (
+	SkipTooLarge = "too_large" // larger than the maximum record size (extract.DefaultMaxRecordSize)
+	SkipTooDeep  = "too_deep"  // nested more than extract.MaxDepth deep
+)
 
 // Extract reads one file from r; key names it in the rows (source_key) and in errors. An
 // error means the file cannot be read as a CloudTrail file (broken gzip or JSON framing,
-// Records of the wrong type): then none of its events should be used.
+// Records of the wrong type, more JSON text than the Extractor's limit): then none of its
+// events should be used. A selected record that cannot become a row (not decodable, no usable
+// eventTime, an eventTime before CloudTrail began or after the day after the delivery day, too
+// large or too deeply nested to read) does not fail the file: it is quarantined. A record too
+// large or too deep is kept as its first extract.TruncatedSize bytes, and selected if the
+// filter finds its eventSource in them; if not, it is counted in Skipped.
 func (x *Extractor) Extract(r io.Reader, key string) (*FileResult, error) {
 	res := &FileResult{}
 	if err := x.reader.Reset(r); err != nil {
@@ -48,29 +103,97 @@ func (x *Extractor) Extract(r io.Reader, key string) (*FileResult, error) {
 	for x.scanner.Next() {
 		res.Records++
 		rec := x.scanner.Record()
+		idx := x.scanner.Index()
+		if cause, size := x.scanner.Truncated(); cause != nil {
+			reason, what := SkipTooLarge, fmt.Sprintf("larger than the maximum record size of %d bytes", extract.DefaultMaxRecordSize)
+			if cause == extract.ErrTooDeep {
+				reason, what = SkipTooDeep, fmt.Sprintf("nested more than %d deep", extract.MaxDepth)
+			}
+			if _, ok := x.filter.MatchHead(rec); !ok {
+				if res.Skipped == nil {
+					res.Skipped = map[string]int64{}
+				}
+				res.Skipped[reason]++
+				continue
+			}
+			res.Matched++
+			kept := "whole"
+			if int64(len(rec)) < size {
+				kept = fmt.Sprintf("truncated to its first %d bytes", len(rec))
+			}
+			x.quarantine(res, key, idx, rec, fmt.Sprintf("record %d (%d bytes) is %s: quarantined %s", idx, size, what, kept))
+			continue
+		}
 		if _, ok := x.filter.Match(rec); !ok {
 			continue
 		}
 		res.Matched++
-		idx := x.scanner.Index()
 		ev, err := marketplace.Decode(rec, key, idx)
+		if err == nil {
+			err = x.checkTime(ev.EventTime, idx)
+		}
 		if err != nil {
-			res.Invalid = append(res.Invalid, report.Failure{Key: key, Record: &idx, Reason: err.Error()})
+			x.quarantine(res, key, idx, rec, err.Error())
 			continue
 		}
 		res.Events = append(res.Events, ev)
 	}
 	if err := x.scanner.Err(); err != nil {
+		if errors.Is(err, extract.ErrObjectTooLarge) {
+			return nil, fmt.Errorf("over --max-object-bytes (%d): %w", x.limit, err)
+		}
 		return nil, err
 	}
 	res.BytesOut = x.reader.BytesOut()
 	return res, nil
 }
 
+func (x *Extractor) quarantine(res *FileResult, key string, idx int, rec []byte, reason string) {
+	res.Quarantined = append(res.Quarantined, Quarantined{Failure: report.Failure{Key: key, Record: &idx, Reason: reason}, Raw: bytes.Clone(rec)})
+}
+
+// checkTime rejects an eventTime no genuine event of the file can have. Partitions come
+// from the parsed time only, so this is not what keeps them well-formed; it keeps a bogus
+// clock or a crafted record out of far-away partitions.
+func (x *Extractor) checkTime(t time.Time, idx int) error {
+	if t.Before(trail.FirstDay.Time()) {
+		return fmt.Errorf("%w: record %d: eventTime %s is before CloudTrail began (%s)", marketplace.ErrBadEvent, idx, t.Format(time.RFC3339Nano), trail.FirstDay)
+	}
+	if !x.notAfter.IsZero() && !t.Before(x.notAfter) {
+		return fmt.Errorf("%w: record %d: eventTime %s is after the day after its delivery day (%s)", marketplace.ErrBadEvent, idx, t.Format(time.RFC3339Nano), trail.DayOf(x.notAfter.AddDate(0, 0, -2)))
+	}
+	return nil
+}
+
 // worker reads log files from storage one at a time.
 type worker struct {
-	src storage.Storage
-	x   *Extractor
+	src   storage.Storage
+	x     *Extractor
+	hook  func(point string) // Config.Hook; called with HookRead before each log file
+	audit *digest.Auditor    // Config.VerifyDigests: each log file's content hash goes here
+}
+
+// HookRead is the hook point in a worker just before it reads a log file.
+const HookRead = "read"
+
+// processRecovered is process, except that a panic while reading a log file (a bug in
+// marketrail, never a property of the file) ends the run with an error instead of crashing
+// the process: the run fails (exit 1) as cleanly as for any fatal error, the summary is
+// still printed and written, and the error names the object and the panic's value. The
+// stack goes to the log, at error level, for the bug report. The object is not merely
+// counted as failed: that would blame the file, and code that panicked once may have
+// gone wrong elsewhere too.
+func (w *worker) processRecovered(ctx context.Context, j job, log *slog.Logger) (r *objectResult, err error) {
+	defer func() {
+		if v := recover(); v != nil {
+			log.Error("internal error: panic while reading a log file", "key", j.obj.Key, "panic", fmt.Sprint(v), "stack", string(debug.Stack()))
+			r, err = nil, fmt.Errorf("internal error (a bug in marketrail): panic while reading %s: %v", j.obj.Key, v)
+		}
+	}()
+	if w.hook != nil {
+		w.hook(HookRead)
+	}
+	return w.process(ctx, j), nil
 }
 
 func newWorker(src storage.Storage, sources []string) *worker {
@@ -91,14 +214,28 @@ type objectResult struct {
 func (w *worker) process(ctx context.Context, j job) *objectResult {
 	key := j.obj.Key
 	res := &objectResult{key: key}
+	var sum []byte // with an audit, the SHA-256 of the content, from scratch on each read
 	err := w.src.Load(ctx, key, func(body io.Reader) error {
 		in := &countingReader{r: body}
-		f, err := w.x.Extract(in, key)
-		res.file, res.bytesRead = f, in.n
+		w.x.SetDeliveryDay(j.day)
+		extract := func(r io.Reader) error {
+			f, err := w.x.Extract(r, key)
+			res.file, res.bytesRead = f, in.n
+			return err
+		}
+		if w.audit == nil {
+			return extract(in)
+		}
+		var err error
+		sum, err = hashedRead(in, extract)
+		res.bytesRead = in.n
 		return err
 	})
 	if err != nil {
 		return &objectResult{key: key, err: err}
+	}
+	if w.audit != nil && sum != nil {
+		w.audit.Check(key, sum)
 	}
 	return res
 }

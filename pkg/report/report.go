@@ -58,25 +58,30 @@ type Report struct {
 	DaysPlanned   int       `json:"days_planned"`    // delivery days a dry run listed
 	Totals        Counts    `json:"totals"`          // the sum over Days
 	Days          []*Day    `json:"days"`            // one entry per delivery day, in order
+
+	// Digests is, with --verify-digests, what checking the log files read against
+	// CloudTrail's integrity digests found.
+	Digests *Digests `json:"digests,omitempty"`
 }
 
 // Counts are the figures kept per delivery day and in total.
 type Counts struct {
-	ObjectsListed     int64            `json:"objects_listed"`     // objects found in the day folders
-	LogFilesRead      int64            `json:"log_files_read"`     // log files read to the end without error
-	ObjectsSkipped    map[string]int64 `json:"objects_skipped"`    // objects not read, by reason
-	ObjectsFailed     int64            `json:"objects_failed"`     // log files that could not be read; see failures
-	BytesRead         int64            `json:"bytes_read"`         // bytes read from storage (compressed)
-	BytesDecompressed int64            `json:"bytes_decompressed"` // JSON bytes after decompression
-	RecordsScanned    int64            `json:"records_scanned"`    // CloudTrail records seen
-	EventsMatched     int64            `json:"events_matched"`     // records selected by the event-source filter
-	EventsInvalid     int64            `json:"events_invalid"`     // selected records that could not become rows; see invalid_events
-	DuplicatesDropped int64            `json:"duplicates_dropped"` // copies of an eventID already seen that day
-	TextRepaired      int64            `json:"text_repaired"`      // events whose text held invalid UTF-8, replaced by U+FFFD
-	UsageUnparsed     int64            `json:"usage_unparsed"`     // metering usage timestamps or quantities kept as null because they could not be parsed
-	RowsWritten       map[string]int64 `json:"rows_written"`       // rows per table
-	PlannedReads      int64            `json:"planned_reads"`      // dry run: log files a run would read (one GET each)
-	PlannedBytes      int64            `json:"planned_bytes"`      // dry run: their size in bytes
+	ObjectsListed      int64            `json:"objects_listed"`      // objects found in the day folders
+	LogFilesRead       int64            `json:"log_files_read"`      // log files read to the end without error
+	ObjectsSkipped     map[string]int64 `json:"objects_skipped"`     // objects not read, by reason
+	ObjectsFailed      int64            `json:"objects_failed"`      // log files that could not be read; see failures
+	BytesRead          int64            `json:"bytes_read"`          // bytes read from storage (compressed)
+	BytesDecompressed  int64            `json:"bytes_decompressed"`  // JSON bytes after decompression
+	RecordsScanned     int64            `json:"records_scanned"`     // CloudTrail records seen
+	EventsMatched      int64            `json:"events_matched"`      // records selected by the event-source filter
+	RecordsQuarantined int64            `json:"records_quarantined"` // selected records that could not become rows, kept raw in the quarantine; see quarantined
+	RecordsSkipped     map[string]int64 `json:"records_skipped"`     // records too large or too deep to read that the filter did not select, by reason
+	DuplicatesDropped  int64            `json:"duplicates_dropped"`  // copies of an eventID already seen that day
+	TextRepaired       int64            `json:"text_repaired"`       // events whose text held invalid UTF-8, replaced by U+FFFD
+	UsageUnparsed      int64            `json:"usage_unparsed"`      // metering usage timestamps or quantities kept as null because they could not be parsed
+	RowsWritten        map[string]int64 `json:"rows_written"`        // rows per table
+	PlannedReads       int64            `json:"planned_reads"`       // dry run: log files a run would read (one GET each)
+	PlannedBytes       int64            `json:"planned_bytes"`       // dry run: their size in bytes
 }
 
 // Add adds o to c.
@@ -88,13 +93,14 @@ func (c *Counts) Add(o Counts) {
 	c.BytesDecompressed += o.BytesDecompressed
 	c.RecordsScanned += o.RecordsScanned
 	c.EventsMatched += o.EventsMatched
-	c.EventsInvalid += o.EventsInvalid
+	c.RecordsQuarantined += o.RecordsQuarantined
 	c.DuplicatesDropped += o.DuplicatesDropped
 	c.TextRepaired += o.TextRepaired
 	c.UsageUnparsed += o.UsageUnparsed
 	c.PlannedReads += o.PlannedReads
 	c.PlannedBytes += o.PlannedBytes
 	c.ObjectsSkipped = addMap(c.ObjectsSkipped, o.ObjectsSkipped)
+	c.RecordsSkipped = addMap(c.RecordsSkipped, o.RecordsSkipped)
 	c.RowsWritten = addMap(c.RowsWritten, o.RowsWritten)
 }
 
@@ -113,12 +119,12 @@ type Day struct {
 	DeliveryDay string `json:"delivery_day"` // YYYY-MM-DD
 	Action      string `json:"action"`       // written, unchanged or planned
 	Counts
-	Failures      []Failure                   `json:"failures"`       // objects that failed, with why
-	Archived      []string                    `json:"archived"`       // objects a read found archived (skipped as "archived"), sorted
-	InvalidEvents []Failure                   `json:"invalid_events"` // selected records that could not become rows
-	Partitions    map[string]map[string]int64 `json:"partitions"`     // table → event_date → rows written
-	Files         []string                    `json:"files"`          // files written, relative to the destination
-	Elapsed       float64                     `json:"elapsed_seconds"`
+	Failures    []Failure                   `json:"failures"`    // objects that failed, with why
+	Archived    []string                    `json:"archived"`    // objects a read found archived (skipped as "archived"), sorted
+	Quarantined []Failure                   `json:"quarantined"` // selected records that could not become rows, in the order of the quarantine file's lines
+	Partitions  map[string]map[string]int64 `json:"partitions"`  // table → event_date → rows written
+	Files       []string                    `json:"files"`       // files written, relative to the destination
+	Elapsed     float64                     `json:"elapsed_seconds"`
 }
 
 // Failure names an object (and, for a record, its index) and why it could not be used.
@@ -131,13 +137,13 @@ type Failure struct {
 // NewDay returns an empty day report with its maps made, so it encodes as {} not null.
 func NewDay(day string) *Day {
 	return &Day{
-		DeliveryDay:   day,
-		Counts:        Counts{ObjectsSkipped: map[string]int64{}, RowsWritten: map[string]int64{}},
-		Failures:      []Failure{},
-		Archived:      []string{},
-		InvalidEvents: []Failure{},
-		Partitions:    map[string]map[string]int64{},
-		Files:         []string{},
+		DeliveryDay: day,
+		Counts:      Counts{ObjectsSkipped: map[string]int64{}, RecordsSkipped: map[string]int64{}, RowsWritten: map[string]int64{}},
+		Failures:    []Failure{},
+		Archived:    []string{},
+		Quarantined: []Failure{},
+		Partitions:  map[string]map[string]int64{},
+		Files:       []string{},
 	}
 }
 
@@ -146,7 +152,7 @@ func NewDay(day string) *Day {
 func (r *Report) Finish(fatal error, interrupted int) {
 	r.Finished = time.Now().UTC()
 	r.Elapsed = r.Finished.Sub(r.Started).Seconds()
-	r.Totals = Counts{ObjectsSkipped: map[string]int64{}, RowsWritten: map[string]int64{}}
+	r.Totals = Counts{ObjectsSkipped: map[string]int64{}, RecordsSkipped: map[string]int64{}, RowsWritten: map[string]int64{}}
 	slices.SortFunc(r.Days, func(a, b *Day) int {
 		switch {
 		case a.DeliveryDay < b.DeliveryDay:

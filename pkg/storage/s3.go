@@ -156,6 +156,35 @@ type S3 struct {
 	// gives up on the connection: the read then fails with a [*ReadError] (wrapping
 	// ErrStalled), which [WithRetry] retries. 0 means DefaultStallTimeout.
 	StallTimeout time.Duration
+
+	// ExpectedBucketOwner, when set, is the 12-digit AWS account id that must own the
+	// bucket. Every request of the storage (ListObjectsV2, GetObject, PutObject,
+	// DeleteObject, HeadObject) carries it
+	// as x-amz-expected-bucket-owner, and S3 refuses it (403 AccessDenied) when another
+	// account owns the bucket, so a bucket deleted and re-created by someone else under the
+	// same name is never read from or written to.
+	ExpectedBucketOwner string
+
+	// SSE, when set, is the server-side encryption every PutObject asks for: AES256 (SSE-S3)
+	// or aws:kms (SSE-KMS, with SSEKMSKeyID or else the account's default aws/s3 key).
+	SSE         types.ServerSideEncryption
+	SSEKMSKeyID string
+}
+
+// S3Option configures an S3 storage made by NewS3.
+type S3Option func(*S3)
+
+// WithExpectedBucketOwner makes every request of the storage carry the expected bucket
+// owner (see S3.ExpectedBucketOwner). An empty account sets nothing.
+func WithExpectedBucketOwner(account string) S3Option {
+	return func(s *S3) { s.ExpectedBucketOwner = account }
+}
+
+// WithSSE makes every PutObject of the storage ask for server-side encryption mode
+// ("AES256" or "aws:kms"), with the KMS key kmsKeyID for aws:kms ("" for the default key).
+// An empty mode sets nothing.
+func WithSSE(mode, kmsKeyID string) S3Option {
+	return func(s *S3) { s.SSE, s.SSEKMSKeyID = types.ServerSideEncryption(mode), kmsKeyID }
 }
 
 // DefaultStallTimeout is S3.StallTimeout's default. A CloudTrail log file is a few
@@ -163,11 +192,23 @@ type S3 struct {
 const DefaultStallTimeout = time.Minute
 
 // NewS3 returns a Storage rooted at s3://bucket/prefix.
-func NewS3(client *s3.Client, bucket, prefix string) *S3 {
+func NewS3(client *s3.Client, bucket, prefix string, opts ...S3Option) *S3 {
 	if prefix != "" && !strings.HasSuffix(prefix, "/") {
 		prefix += "/"
 	}
-	return &S3{client: client, bucket: bucket, prefix: prefix}
+	s := &S3{client: client, bucket: bucket, prefix: prefix}
+	for _, o := range opts {
+		o(s)
+	}
+	return s
+}
+
+// owner is the x-amz-expected-bucket-owner of every request: nil when none is expected.
+func (s *S3) owner() *string {
+	if s.ExpectedBucketOwner == "" {
+		return nil
+	}
+	return aws.String(s.ExpectedBucketOwner)
 }
 
 // Bucket returns the bucket name.
@@ -178,7 +219,7 @@ func (s *S3) String() string { return "s3://" + s.bucket + "/" + s.prefix }
 // List implements Storage with ListObjectsV2, one page (up to 1,000 keys) at a time.
 func (s *S3) List(ctx context.Context, prefix string, delim bool) iter.Seq2[Entry, error] {
 	return func(yield func(Entry, error) bool) {
-		in := &s3.ListObjectsV2Input{Bucket: &s.bucket, Prefix: aws.String(s.prefix + prefix)}
+		in := &s3.ListObjectsV2Input{Bucket: &s.bucket, Prefix: aws.String(s.prefix + prefix), ExpectedBucketOwner: s.owner()}
 		if delim {
 			in.Delimiter = aws.String("/")
 		}
@@ -186,7 +227,7 @@ func (s *S3) List(ctx context.Context, prefix string, delim bool) iter.Seq2[Entr
 		for pages.HasMorePages() {
 			page, err := pages.NextPage(ctx)
 			if err != nil {
-				yield(Entry{}, fmt.Errorf("list %s%s: %w", s, prefix, describe(err)))
+				yield(Entry{}, fmt.Errorf("list %s%s: %w", s, prefix, s.describe(err)))
 				return
 			}
 			for _, o := range page.Contents {
@@ -221,9 +262,9 @@ func (s *S3) List(ctx context.Context, prefix string, delim bool) iter.Seq2[Entr
 func (s *S3) Load(ctx context.Context, key string, fn func(io.Reader) error) error {
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
-	out, err := s.client.GetObject(ctx, &s3.GetObjectInput{Bucket: &s.bucket, Key: aws.String(s.prefix + key)})
+	out, err := s.client.GetObject(ctx, &s3.GetObjectInput{Bucket: &s.bucket, Key: aws.String(s.prefix + key), ExpectedBucketOwner: s.owner()})
 	if err != nil {
-		return fmt.Errorf("get %s: %w", key, describe(err))
+		return fmt.Errorf("get %s: %w", key, s.describe(err))
 	}
 	defer out.Body.Close()
 	stall := s.StallTimeout
@@ -272,25 +313,43 @@ func (b *s3Body) Read(p []byte) (int, error) {
 
 // Put implements Storage with a single PutObject, which S3 applies atomically.
 func (s *S3) Put(ctx context.Context, key string, r io.ReadSeeker, size int64) error {
-	_, err := s.client.PutObject(ctx, &s3.PutObjectInput{
-		Bucket:        &s.bucket,
-		Key:           aws.String(s.prefix + key),
-		Body:          r,
-		ContentLength: aws.Int64(size),
-	})
+	in := &s3.PutObjectInput{
+		Bucket:               &s.bucket,
+		Key:                  aws.String(s.prefix + key),
+		Body:                 r,
+		ContentLength:        aws.Int64(size),
+		ExpectedBucketOwner:  s.owner(),
+		ServerSideEncryption: s.SSE,
+	}
+	if s.SSE == types.ServerSideEncryptionAwsKms && s.SSEKMSKeyID != "" {
+		in.SSEKMSKeyId = aws.String(s.SSEKMSKeyID)
+	}
+	_, err := s.client.PutObject(ctx, in)
 	if err != nil {
-		return fmt.Errorf("put %s%s: %w", s, key, describe(err))
+		return fmt.Errorf("put %s%s: %w", s, key, s.describe(err))
 	}
 	return nil
 }
 
 // Delete implements Storage with DeleteObject (which succeeds for a missing key).
 func (s *S3) Delete(ctx context.Context, key string) error {
-	_, err := s.client.DeleteObject(ctx, &s3.DeleteObjectInput{Bucket: &s.bucket, Key: aws.String(s.prefix + key)})
+	_, err := s.client.DeleteObject(ctx, &s3.DeleteObjectInput{Bucket: &s.bucket, Key: aws.String(s.prefix + key), ExpectedBucketOwner: s.owner()})
 	if err != nil {
-		return fmt.Errorf("delete %s%s: %w", s, key, describe(err))
+		return fmt.Errorf("delete %s%s: %w", s, key, s.describe(err))
 	}
 	return nil
+}
+
+// describe is describe for this storage's requests: with an expected bucket owner, S3's
+// 403 AccessDenied (a bare 403 "Forbidden" to a HEAD, which has no body) is also its answer
+// when another account owns the bucket, and the message says so first.
+func (s *S3) describe(err error) error {
+	var api smithy.APIError
+	if s.ExpectedBucketOwner != "" && errors.As(err, &api) && (api.ErrorCode() == "AccessDenied" || api.ErrorCode() == "Forbidden") {
+		return fmt.Errorf("access denied (%s): bucket %s is not owned by the expected account %s, or this identity may not access it: %w",
+			api.ErrorCode(), s.bucket, s.ExpectedBucketOwner, err)
+	}
+	return describe(err)
 }
 
 // describe maps S3's error codes onto this package's errors and keeps the rest readable:
@@ -308,7 +367,7 @@ func describe(err error) error {
 		switch api.ErrorCode() {
 		case "NoSuchBucket":
 			return fmt.Errorf("no such bucket: %w", err)
-		case "AccessDenied", "InvalidAccessKeyId", "SignatureDoesNotMatch", "ExpiredToken":
+		case "AccessDenied", "InvalidAccessKeyId", "SignatureDoesNotMatch", "ExpiredToken", "InvalidToken":
 			return fmt.Errorf("access denied (%s): %w", api.ErrorCode(), err)
 		}
 	}

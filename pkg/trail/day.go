@@ -25,6 +25,10 @@ type Day struct {
 	Dom   int // day of month, 1..31
 }
 
+// FirstDay is the day CloudTrail became available (2013-11-01 UTC, per the dates of its
+// launch): no genuine event is older.
+var FirstDay = Day{2013, time.November, 1}
+
 // ParseDay parses a date written as YYYY-MM-DD.
 func ParseDay(s string) (Day, error) {
 	t, err := time.Parse(time.DateOnly, s)
