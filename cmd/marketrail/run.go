@@ -125,7 +125,7 @@ func (o *runOptions) flags(fs *flag.FlagSet) {
 	fs.StringVar(&o.cpuProfile, "cpuprofile", "", "write a CPU profile of the run to FILE (go tool pprof)")
 	fs.StringVar(&o.memProfile, "memprofile", "", "write a heap profile (allocations) at the end of the run to FILE (go tool pprof)")
 	fs.BoolVar(&o.verifyDigests, "verify-digests", false, "check every log file read against CloudTrail's integrity digests (hashes and chains; signatures with --digest-public-keys); the report's digests section says what was found")
-	fs.StringVar(&o.digestKeys, "digest-public-keys", "", "with --verify-digests: check the digests' signatures with the public keys in FILE, as `aws cloudtrail list-public-keys` prints them")
+	fs.StringVar(&o.digestKeys, "digest-public-keys", "", "with --verify-digests: check the digests' signatures with the public keys in FILE, as `aws cloudtrail list-public-keys` prints them (default for an S3 source in AWS: ask CloudTrail's ListPublicKeys for each region)")
 }
 
 func listFlag(dst *[]string) func(string) error {
@@ -194,6 +194,11 @@ func runCommand(ctx context.Context, args []string, stdout, stderr io.Writer) in
 		}
 		if cfg.Dest, err = s.open(ctx, o.dest, true); err != nil {
 			return nil, fmt.Errorf("destination %s: %w", o.dest, err)
+		}
+		// In AWS, without --digest-public-keys, the keys come from CloudTrail itself; not
+		// with an S3-compatible endpoint, which has no CloudTrail beside it.
+		if _, _, isS3 := parseS3(o.source); cfg.VerifyDigests && cfg.DigestKeys == nil && isS3 && !customEndpoint(o.endpoint) {
+			cfg.FetchDigestKeys = s.fetchDigestKeys
 		}
 		return pipeline.Run(ctx, cfg)
 	}()
@@ -473,4 +478,10 @@ func startProfiles(cpu, mem string) (func(), error) {
 			}
 		}
 	}, nil
+}
+
+// customEndpoint reports whether S3 is reached through an endpoint of the user's (the flag,
+// AWS_ENDPOINT_URL_S3 or AWS_ENDPOINT_URL) rather than AWS's own.
+func customEndpoint(flag string) bool {
+	return flag != "" || os.Getenv("AWS_ENDPOINT_URL_S3") != "" || os.Getenv("AWS_ENDPOINT_URL") != ""
 }

@@ -5,11 +5,15 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"maps"
 	"path/filepath"
 	"strings"
+	"time"
 
+	"github.com/aws/aws-sdk-go-v2/service/cloudtrail"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
+	"github.com/marketrail/marketrail/pkg/digest"
 	"github.com/marketrail/marketrail/pkg/storage"
 )
 
@@ -65,6 +69,26 @@ func (s *stores) s3(ctx context.Context) (*s3.Client, error) {
 		s.client = c
 	}
 	return s.client, nil
+}
+
+// fetchDigestKeys gets CloudTrail's public keys of each region from its ListPublicKeys API,
+// with the run's AWS configuration: the keys that sign the digests of --verify-digests when
+// no --digest-public-keys are given.
+func (s *stores) fetchDigestKeys(ctx context.Context, regions []string, start, end time.Time) (digest.KeySet, error) {
+	cfg, err := storage.LoadAWSConfig(ctx, s.opts)
+	if err != nil {
+		return nil, err
+	}
+	keys := digest.KeySet{}
+	for _, r := range regions {
+		client := cloudtrail.NewFromConfig(cfg, func(o *cloudtrail.Options) { o.Region = r })
+		got, err := digest.FetchPublicKeys(ctx, client, start, end)
+		if err != nil {
+			return nil, fmt.Errorf("region %s: %w", r, err)
+		}
+		maps.Copy(keys, got)
+	}
+	return keys, nil
 }
 
 // open opens a location; create makes a missing local folder (for a destination). A bucket

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"slices"
 
 	"github.com/klauspost/compress/gzip"
 
@@ -100,7 +101,27 @@ func hashedRead(r io.Reader, fn func(io.Reader) error) (sum []byte, err error) {
 // key it names, but its bucket is not compared with the source's: a replica of the trail
 // bucket (S3 replication keeps keys and metadata) or a local copy is checked as well.
 func newAuditor(ctx context.Context, cfg *Config, folders []trail.Folder) (*digest.Auditor, error) {
-	a := digest.NewAuditor(cfg.Source, "", cfg.DigestKeys, cfg.From, cfg.To)
+	keys := cfg.DigestKeys
+	if keys == nil && cfg.FetchDigestKeys != nil && len(folders) > 0 {
+		var regions []string
+		for _, f := range folders {
+			if !slices.Contains(regions, f.Region) {
+				regions = append(regions, f.Region)
+			}
+		}
+		slices.Sort(regions)
+		// Keys valid from the first delivery day to the day after the last, when the last
+		// digests of the window are delivered.
+		start, end := cfg.From.Time(), cfg.To.AddDays(2).Time()
+		var err error
+		if keys, err = cfg.FetchDigestKeys(ctx, regions, start, end); err != nil {
+			cfg.Logger.Warn("could not get CloudTrail's public keys: digest signatures are not checked (give them with --digest-public-keys)", "error", err.Error())
+			keys = nil
+		} else {
+			cfg.Logger.Info("got CloudTrail's public keys", "regions", len(regions), "keys", len(keys))
+		}
+	}
+	a := digest.NewAuditor(cfg.Source, "", keys, cfg.From, cfg.To)
 	if err := a.Load(ctx, folders, cfg.Listings); err != nil {
 		return nil, fmt.Errorf("read the digest files: %w", err)
 	}

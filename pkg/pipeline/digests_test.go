@@ -4,11 +4,13 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"io"
 	"iter"
 	"log/slog"
 	"os"
 	"path/filepath"
+	"reflect"
 	"slices"
 	"strings"
 	"sync"
@@ -349,5 +351,52 @@ func TestVerifyDigestsS3(t *testing.T) {
 			}
 			sameDigests(t, rep.Digests, w)
 		})
+	}
+}
+
+// TestVerifyDigestsFetchedKeys: without DigestKeys, the keys come from FetchDigestKeys (the
+// ListPublicKeys call in AWS), asked for every region of the archive and the window's days;
+// when it fails, the run goes on as without keys.
+func TestVerifyDigestsFetchedKeys(t *testing.T) {
+	dir, m := signedArchive(t)
+	withKeys := verify(t, dir, m, nil)
+	withoutKeys := verify(t, dir, m, func(c *pipeline.Config) { c.DigestKeys = nil })
+	if reflect.DeepEqual(withKeys, withoutKeys) {
+		t.Fatal("keys make no difference to the report: the test proves nothing")
+	}
+	var regions []string
+	for _, o := range m.Objects {
+		if o.Kind == gentrail.KindLog && !slices.Contains(regions, o.Region) {
+			regions = append(regions, o.Region)
+		}
+	}
+	slices.Sort(regions)
+	from, _ := trail.ParseDay(m.Window.From)
+	to, _ := trail.ParseDay(m.Window.To)
+	var asked []string
+	fetched := verify(t, dir, m, func(c *pipeline.Config) {
+		c.DigestKeys = nil
+		c.FetchDigestKeys = func(_ context.Context, r []string, start, end time.Time) (digest.KeySet, error) {
+			asked = r
+			if !start.Equal(from.Time()) || !end.Equal(to.AddDays(2).Time()) {
+				t.Errorf("keys asked for %v..%v, want %v..%v", start, end, from.Time(), to.AddDays(2).Time())
+			}
+			return digestKeys(t), nil
+		}
+	})
+	if !slices.Equal(asked, regions) {
+		t.Errorf("keys asked for regions %q, want %q", asked, regions)
+	}
+	if !reflect.DeepEqual(fetched, withKeys) {
+		t.Errorf("with fetched keys the report differs from one with the same keys given")
+	}
+	failed := verify(t, dir, m, func(c *pipeline.Config) {
+		c.DigestKeys = nil
+		c.FetchDigestKeys = func(context.Context, []string, time.Time, time.Time) (digest.KeySet, error) {
+			return nil, errors.New("AccessDenied")
+		}
+	})
+	if !reflect.DeepEqual(failed, withoutKeys) {
+		t.Errorf("when fetching keys fails the report differs from one without keys")
 	}
 }

@@ -62,7 +62,11 @@ type Config struct {
 	// puts what it found in the report's digests section.
 	VerifyDigests bool
 	DigestKeys    digest.KeySet // the public keys of --digest-public-keys; nil: signatures are not checked
-	audit         *digest.Auditor
+	// FetchDigestKeys, if set and DigestKeys is nil, gets the public keys of the given
+	// regions valid between start and end (CloudTrail's ListPublicKeys, in AWS). When it
+	// fails, the run goes on and the report says signatures were not checked.
+	FetchDigestKeys func(ctx context.Context, regions []string, start, end time.Time) (digest.KeySet, error)
+	audit           *digest.Auditor
 
 	// Progress, if set, is told how the run advances.
 	Progress Progress

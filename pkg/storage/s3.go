@@ -36,6 +36,27 @@ type S3Options struct {
 	Conns int
 }
 
+// LoadAWSConfig loads the standard AWS configuration (profiles and shared files, AWS_REGION,
+// the default credential chain) with opts' profile and region, for S3 and the other AWS
+// clients marketrail uses. When no region is configured at all it uses us-east-1.
+func LoadAWSConfig(ctx context.Context, opts S3Options) (aws.Config, error) {
+	var load []func(*config.LoadOptions) error
+	if opts.Profile != "" {
+		load = append(load, config.WithSharedConfigProfile(opts.Profile))
+	}
+	if opts.Region != "" {
+		load = append(load, config.WithRegion(opts.Region))
+	}
+	cfg, err := config.LoadDefaultConfig(ctx, load...)
+	if err != nil {
+		return cfg, fmt.Errorf("load AWS configuration: %w", err)
+	}
+	if cfg.Region == "" {
+		cfg.Region = "us-east-1"
+	}
+	return cfg, nil
+}
+
 // NewS3Client builds an S3 client from the standard AWS configuration and opts. With a
 // custom endpoint (opts.Endpoint, AWS_ENDPOINT_URL_S3 or AWS_ENDPOINT_URL) it uses path-style
 // addressing, which S3-compatible servers expect. When no region is configured at all it
@@ -46,19 +67,9 @@ type S3Options struct {
 // AWS_MAX_ATTEMPTS (max_attempts) and AWS_RETRY_MODE=adaptive (retry_mode) still apply when
 // set.
 func NewS3Client(ctx context.Context, opts S3Options) (*s3.Client, error) {
-	var load []func(*config.LoadOptions) error
-	if opts.Profile != "" {
-		load = append(load, config.WithSharedConfigProfile(opts.Profile))
-	}
-	if opts.Region != "" {
-		load = append(load, config.WithRegion(opts.Region))
-	}
-	cfg, err := config.LoadDefaultConfig(ctx, load...)
+	cfg, err := LoadAWSConfig(ctx, opts)
 	if err != nil {
-		return nil, fmt.Errorf("load AWS configuration: %w", err)
-	}
-	if cfg.Region == "" {
-		cfg.Region = "us-east-1"
+		return nil, err
 	}
 	custom := opts.Endpoint != "" || os.Getenv("AWS_ENDPOINT_URL_S3") != "" || os.Getenv("AWS_ENDPOINT_URL") != ""
 	if opts.Conns > 0 {
