@@ -65,6 +65,8 @@ Exit status:
   3    finished, but more than --max-failed objects could not be read (named in the log
        and the report); their days run again in the next run whose window
        includes them
+  4    finished, but --verify-digests found log files or digests CloudTrail did not
+       write (changed, gone, a broken chain); the summary's digests section names them
   130  interrupted by SIGINT;  143  interrupted by SIGTERM
 
 Example:

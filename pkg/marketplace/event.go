@@ -54,6 +54,8 @@ type Event struct {
 	ProductID            *string `parquet:"product_id,optional" doc:"$.responseElements.productId, else $.requestParameters.productId"`
 
 	SourceKey string `parquet:"source_key" doc:"the log file the event came from, relative to the source root (the same for a bucket and a local copy of it)"`
+	// SourceDigest is set by the pipeline, not by Decode.
+	SourceDigest *string `parquet:"source_digest,optional" doc:"with --verify-digests: what CloudTrail's digests say of the log file: verified (its SHA-256 is the one a digest lists), hash_mismatch (changed since delivery), not_covered (no digest lists it); null when digests were not checked"`
 
 	// RecordIndex is the event's position in its log file. It is not a column: it orders
 	// events deterministically and picks the surviving copy of a duplicate.

@@ -32,6 +32,7 @@ type MeteringRecord struct {
 	DryRun               *bool             `parquet:"dry_run,optional" doc:"MeterUsage's dryRun"`
 	ErrorCode            *string           `parquet:"error_code,optional" doc:"the call's errorCode"`
 	SourceKey            string            `parquet:"source_key" doc:"the log file the call came from, relative to the source root"`
+	SourceDigest         *string           `parquet:"source_digest,optional" doc:"with --verify-digests: verified, hash_mismatch or not_covered, as for events; null when digests were not checked"`
 
 	// Position is the record's place in its call (0-based); with the event's source key and
 	// record index it orders rows deterministically.

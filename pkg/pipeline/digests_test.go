@@ -8,6 +8,7 @@ import (
 	"io"
 	"iter"
 	"log/slog"
+	"maps"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -21,6 +22,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/klauspost/compress/gzip"
 
+	"github.com/marketrail/marketrail/internal/duckcheck"
 	"github.com/marketrail/marketrail/internal/gentrail"
 	"github.com/marketrail/marketrail/internal/s3test"
 	"github.com/marketrail/marketrail/pkg/digest"
@@ -398,5 +400,89 @@ func TestVerifyDigestsFetchedKeys(t *testing.T) {
 	})
 	if !reflect.DeepEqual(failed, withoutKeys) {
 		t.Errorf("when fetching keys fails the report differs from one without keys")
+	}
+}
+
+// TestSourceDigestColumn: with --verify-digests every row carries what the digests say of
+// its log file — verified, hash_mismatch for a file changed since delivery, not_covered for
+// one no digest lists — as the generator's manifest has it; without, the column is null.
+func TestSourceDigestColumn(t *testing.T) {
+	dir, m := signedArchive(t)
+	from, _ := trail.ParseDay(m.Window.From)
+	to, _ := trail.ParseDay(m.Window.To)
+	want := map[string]string{}
+	var changed string
+	kept := map[string]bool{} // log files with rows: a copy of an event kept by dedup
+	for _, c := range m.Expected(m.Window.From, m.Window.To) {
+		kept[c.SourceKey] = true
+	}
+	for _, o := range m.Objects {
+		if o.Kind != gentrail.KindLog || !kept[o.Key] {
+			continue
+		}
+		want[o.Key] = "not_covered"
+		if o.DigestedBy != "" {
+			want[o.Key] = "verified"
+			if changed == "" && !strings.HasSuffix(o.DigestedBy, "_backfill.json.gz") {
+				changed = o.Key
+			}
+		}
+	}
+	if changed == "" || !slices.Contains(slices.Collect(maps.Values(want)), "not_covered") {
+		t.Fatal("the archive lacks a digested or an undigested log file with Marketplace events")
+	}
+	rewriteGz(t, filepath.Join(dir, filepath.FromSlash(changed)), func(b []byte) []byte {
+		return bytes.Replace(b, []byte(`"eventVersion"`), []byte(`"eventVersion" `), 1)
+	})
+	want[changed] = "hash_mismatch"
+
+	states := func(dest string) map[string]string {
+		db := duckcheck.Open(t)
+		got := map[string]string{}
+		for _, table := range []string{"events", "metering_records"} {
+			for _, r := range duckcheck.Strings(t, db, "SELECT DISTINCT source_key, coalesce(source_digest, 'NULL') FROM "+duckcheck.Table(dest, table)) {
+				if prev, ok := got[r[0]]; ok && prev != r[1] {
+					t.Errorf("%s: rows say both %s and %s", r[0], prev, r[1])
+				}
+				got[r[0]] = r[1]
+			}
+		}
+		return got
+	}
+	dest := t.TempDir()
+	run(t, dir, dest, from, to, func(c *pipeline.Config) { c.VerifyDigests, c.DigestKeys = true, digestKeys(t) })
+	if got := states(dest); !maps.Equal(got, want) {
+		t.Errorf("source_digest per log file:\n got %v\nwant %v", got, want)
+	}
+	plain := t.TempDir()
+	run(t, dir, plain, from, to, nil)
+	for k, v := range states(plain) {
+		if v != "NULL" {
+			t.Errorf("%s: source_digest %s without --verify-digests", k, v)
+		}
+	}
+}
+
+// TestVerifyDigestsExitStatus: a run whose digests vouch for everything it read exits 0; one
+// that read a log file changed since delivery exits 4 (digest_problems).
+func TestVerifyDigestsExitStatus(t *testing.T) {
+	dir, m := signedArchive(t)
+	from, _ := trail.ParseDay(m.Window.From)
+	to, _ := trail.ParseDay(m.Window.To)
+	verifying := func(c *pipeline.Config) { c.VerifyDigests, c.DigestKeys = true, digestKeys(t) }
+	if rep := run(t, dir, t.TempDir(), from, to, verifying); rep.ExitCode != report.ExitOK || rep.Status != report.StatusOK {
+		t.Errorf("untouched: exit %d (%s), want 0", rep.ExitCode, rep.Status)
+	}
+	for _, o := range m.Objects {
+		if o.Kind == gentrail.KindLog && o.DigestedBy != "" {
+			rewriteGz(t, filepath.Join(dir, filepath.FromSlash(o.Key)), func(b []byte) []byte { return append(b, ' ') })
+			break
+		}
+	}
+	if rep := run(t, dir, t.TempDir(), from, to, verifying); rep.ExitCode != report.ExitDigests || rep.Status != report.StatusDigests {
+		t.Errorf("a log file changed: exit %d (%s), want %d", rep.ExitCode, rep.Status, report.ExitDigests)
+	}
+	if rep := run(t, dir, t.TempDir(), from, to, nil); rep.ExitCode != report.ExitOK {
+		t.Errorf("without --verify-digests: exit %d, want 0", rep.ExitCode)
 	}
 }

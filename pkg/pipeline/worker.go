@@ -235,7 +235,17 @@ func (w *worker) process(ctx context.Context, j job) *objectResult {
 		return &objectResult{key: key, err: err}
 	}
 	if w.audit != nil && sum != nil {
-		w.audit.Check(key, sum)
+		// Every row of the file carries what the digests say of it.
+		state := w.audit.Check(key, sum)
+		if res.file != nil {
+			for i := range res.file.Events {
+				e := &res.file.Events[i]
+				e.SourceDigest = &state
+				for k := range e.Metering {
+					e.Metering[k].SourceDigest = &state
+				}
+			}
+		}
 	}
 	return res
 }

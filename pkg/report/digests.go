@@ -37,3 +37,11 @@ type ChainBreak struct {
 	// previous digest's signature changed), restart (a starting digest after others).
 	Reason string `json:"reason"`
 }
+
+// Problems reports whether the check found what CloudTrail did not write: a log file whose
+// content does not match its digest, a log file a digest lists that is gone, a broken chain
+// or a bad digest. Log files no digest lists are not a problem (trails without integrity
+// validation have none). A nil Digests (no check) has none.
+func (d *Digests) Problems() bool {
+	return d != nil && (len(d.HashMismatch) > 0 || len(d.Missing) > 0 || len(d.ChainBreaks) > 0 || len(d.BadDigests) > 0)
+}

@@ -16,6 +16,7 @@ const (
 	ExitFatal       = 1   // the run could not do its job (credentials, bucket, destination)
 	ExitUsage       = 2   // bad command line
 	ExitObjectsFail = 3   // finished, but some objects could not be read; they are listed
+	ExitDigests     = 4   // finished, but --verify-digests found log files or digests CloudTrail did not write
 	ExitSIGINT      = 130 // interrupted by SIGINT
 	ExitSIGTERM     = 143 // interrupted by SIGTERM
 )
@@ -33,6 +34,7 @@ const (
 	StatusFailedObjects = "failed_objects"
 	StatusFatal         = "fatal"
 	StatusInterrupted   = "interrupted"
+	StatusDigests       = "digest_problems"
 )
 
 // Report is the summary of one run.
@@ -181,6 +183,8 @@ func (r *Report) Finish(fatal error, interrupted int) {
 		r.Status, r.ExitCode = StatusFatal, ExitFatal
 	case r.Totals.ObjectsFailed > int64(r.MaxFailed):
 		r.Status, r.ExitCode = StatusFailedObjects, ExitObjectsFail
+	case r.Digests.Problems():
+		r.Status, r.ExitCode = StatusDigests, ExitDigests
 	default:
 		r.Status, r.ExitCode = StatusOK, ExitOK
 	}
