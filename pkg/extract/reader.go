@@ -30,7 +30,8 @@ type Reader struct {
 	in         io.Reader // br or gz: where JSON text comes from
 	compressed bool
 	out        int64
-	limit      int64 // most bytes of JSON text Read returns for one object; 0 means no limit
+	limit      int64     // most bytes of JSON text Read returns for one object; 0 means no limit
+	tap        io.Writer // receives the content as it is read (SetTap); nil for none
 
 	headDone bool    // whether the byte-order-mark check has run
 	head     [3]byte // first bytes of the text, held back while checking for a byte-order mark
@@ -129,11 +130,21 @@ func (r *Reader) Read(p []byte) (int, error) {
 	}
 	n, err := r.in.Read(p)
 	r.out += int64(n)
+	if r.tap != nil && n > 0 {
+		r.tap.Write(p[:n])
+	}
 	if err != nil && err != io.EOF {
 		err = r.wrap(err)
 	}
 	return n, err
 }
+
+// SetTap makes Read write every byte of the object's content to w as it reads it: the text
+// after inflating, a byte-order mark included (what a CloudTrail digest's hash covers), so a
+// caller can hash an object without inflating it a second time. To cover the whole content
+// the caller reads to io.EOF. nil removes the tap. The tap stays across Reset; w's errors
+// are ignored.
+func (r *Reader) SetTap(w io.Writer) { r.tap = w }
 
 // SetLimit makes Read fail with a [*SizeError] once an object's JSON text grows beyond n
 // bytes (after inflation), so a gzip bomb costs at most n bytes of inflating. n <= 0 means
@@ -161,6 +172,9 @@ func (r *Reader) readHead() {
 				break
 			}
 		}
+	}
+	if r.tap != nil && n > 0 {
+		r.tap.Write(r.head[:n])
 	}
 	if n == len(bom) && r.head == bom {
 		n = 0

@@ -187,3 +187,56 @@ func TestReaderBeforeReset(t *testing.T) {
 		t.Error("Read before Reset: no error")
 	}
 }
+
+// TestReaderTap: the tap receives the content exactly as it is in the object — inflated,
+// the byte-order mark that Read strips included, every gzip member — once each, whatever
+// sizes the reads are, when the reader is read to its end; a read stopped early and then
+// finished gives the same; a tap removed gets nothing more.
+func TestReaderTap(t *testing.T) {
+	content := append([]byte("\xef\xbb\xbf"), bytes.Repeat([]byte(`{"Records":[{"eventVersion":"1.08"}]}`), 5000)...)
+	twoMembers := append(gzipBytes(content[:1000]), gzipBytes(content[1000:])...)
+	toEnd := func(r io.Reader) error { _, err := io.ReadAll(r); return err }
+	readSomeThenRest := func(r io.Reader) error {
+		if _, err := r.Read(make([]byte, 10)); err != nil {
+			return err
+		}
+		_, err := io.Copy(io.Discard, iotest.OneByteReader(io.LimitReader(r, 100)))
+		if err == nil {
+			_, err = io.Copy(io.Discard, r)
+		}
+		return err
+	}
+	for _, tt := range []struct {
+		name   string
+		object []byte
+		read   func(io.Reader) error
+	}{
+		{"plain", content, toEnd},
+		{"gzip", gzipBytes(content), toEnd},
+		{"two gzip members", twoMembers, toEnd},
+		{"read stopped early, then finished", gzipBytes(content), readSomeThenRest},
+	} {
+		var r Reader
+		var tap bytes.Buffer
+		r.SetTap(&tap)
+		if err := r.Reset(bytes.NewReader(tt.object)); err != nil {
+			t.Fatal(err)
+		}
+		if err := tt.read(&r); err != nil || !bytes.Equal(tap.Bytes(), content) {
+			t.Errorf("%s: tapped %d bytes (equal: %v), %v; want the %d bytes of content", tt.name, tap.Len(), bytes.Equal(tap.Bytes(), content), err, len(content))
+		}
+		r.SetTap(nil)
+		tap.Reset()
+		if _, err := readAll(t, &r, bytes.NewReader(tt.object)); err != nil || tap.Len() != 0 {
+			t.Errorf("%s: after SetTap(nil) the tap got %d bytes, %v", tt.name, tap.Len(), err)
+		}
+	}
+	// A corrupt gzip fails Read, as without a tap.
+	bad := gzipBytes(content)
+	bad[len(bad)/2] ^= 0xff
+	var r Reader
+	r.SetTap(io.Discard)
+	if _, err := readAll(t, &r, bytes.NewReader(bad)); err == nil {
+		t.Error("corrupt gzip read without error")
+	}
+}

@@ -1,100 +1,15 @@
 package pipeline
 
 import (
-	"bufio"
 	"context"
-	"crypto/sha256"
-	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"slices"
-
-	"github.com/klauspost/compress/gzip"
 
 	"github.com/marketrail/marketrail/pkg/digest"
 	"github.com/marketrail/marketrail/pkg/report"
 	"github.com/marketrail/marketrail/pkg/trail"
 )
-
-// contentHash computes the SHA-256 of a log file's uncompressed content (what a digest's
-// hashValue covers: the bytes inside the gzip, byte-order mark included) from the object's
-// bytes as they are read, written to it through a tee: it inflates them on a goroutine of its
-// own, so the object is read once. A failure of its own (a corrupt gzip) never fails the
-// read it watches: Sum reports it.
-type contentHash struct {
-	pw   *io.PipeWriter
-	done chan struct{}
-	sum  []byte
-	err  error
-}
-
-func newContentHash() *contentHash {
-	pr, pw := io.Pipe()
-	h := &contentHash{pw: pw, done: make(chan struct{})}
-	go func() {
-		defer close(h.done)
-		br := bufio.NewReaderSize(pr, 64<<10)
-		var src io.Reader = br
-		if magic, _ := br.Peek(2); len(magic) == 2 && magic[0] == 0x1f && magic[1] == 0x8b {
-			zr, err := gzip.NewReader(br)
-			if err != nil {
-				h.err = err
-				pr.CloseWithError(err)
-				return
-			}
-			src = zr
-		}
-		s := sha256.New()
-		if _, err := io.Copy(s, src); err != nil {
-			h.err = err
-			pr.CloseWithError(err)
-			return
-		}
-		io.Copy(io.Discard, br) // anything after the last gzip member
-		h.sum = s.Sum(nil)
-	}()
-	return h
-}
-
-// Write feeds the object's bytes; it never fails.
-func (h *contentHash) Write(p []byte) (int, error) {
-	h.pw.Write(p) // an error means the hashing side gave up; Sum says why
-	return len(p), nil
-}
-
-// Sum ends the stream and returns the hash of the content written.
-func (h *contentHash) Sum() ([]byte, error) {
-	h.pw.Close()
-	<-h.done
-	return h.sum, h.err
-}
-
-// abort ends the stream without a hash (the read failed).
-func (h *contentHash) abort() {
-	h.pw.CloseWithError(errors.New("read abandoned"))
-	<-h.done
-}
-
-// hashedRead reads an object's body r with fn, hashing its uncompressed content on the way
-// (see contentHash). fn may stop before the end of r; the rest is read into the hash.
-func hashedRead(r io.Reader, fn func(io.Reader) error) (sum []byte, err error) {
-	h := newContentHash()
-	tee := io.TeeReader(r, h)
-	if err := fn(tee); err != nil {
-		h.abort()
-		return nil, err
-	}
-	if _, err := io.Copy(io.Discard, tee); err != nil {
-		h.abort()
-		return nil, err
-	}
-	sum, herr := h.Sum()
-	if herr != nil {
-		return nil, nil // the content cannot be hashed; fn read it, so this cannot happen in practice
-	}
-	return sum, nil
-}
 
 // newAuditor makes the run's digest audit (Config.VerifyDigests): it reads the digests of
 // the window's days and of the day after, from every trail folder. A digest must be at the

@@ -3,8 +3,10 @@ package pipeline
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
 	"errors"
 	"fmt"
+	"hash"
 	"io"
 	"log/slog"
 	"runtime/debug"
@@ -218,16 +220,23 @@ func (w *worker) process(ctx context.Context, j job) *objectResult {
 	err := w.src.Load(ctx, key, func(body io.Reader) error {
 		in := &countingReader{r: body}
 		w.x.SetDeliveryDay(j.day)
-		extract := func(r io.Reader) error {
-			f, err := w.x.Extract(r, key)
-			res.file, res.bytesRead = f, in.n
-			return err
+		var h hash.Hash
+		if w.audit != nil {
+			// The digest's hash is of the content the extractor inflates anyway: tap it.
+			h = sha256.New()
+			w.x.reader.SetTap(h)
+			defer w.x.reader.SetTap(nil)
 		}
-		if w.audit == nil {
-			return extract(in)
+		f, err := w.x.Extract(in, key)
+		res.file, sum = f, nil
+		if err == nil && h != nil {
+			// The extractor may stop at the closing bracket: hash the rest too. Trouble
+			// there (more than --max-object-bytes of trailing bytes, a corrupt trailing
+			// gzip member) leaves the file unhashed but its events stand.
+			if _, derr := io.Copy(io.Discard, &w.x.reader); derr == nil {
+				sum = h.Sum(nil)
+			}
 		}
-		var err error
-		sum, err = hashedRead(in, extract)
 		res.bytesRead = in.n
 		return err
 	})
