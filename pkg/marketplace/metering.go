@@ -286,8 +286,8 @@ func parseUsageTime(raw []byte) (time.Time, bool) {
 // allocations decodes a usage record's usageAllocations leniently: elements that are not
 // objects are dropped; an absent or malformed list is null.
 func allocations(raw json.RawMessage) []UsageAllocation {
-	var list []json.RawMessage
-	if raw = bytes.TrimSpace(raw); len(raw) == 0 || raw[0] != '[' || json.Unmarshal(raw, &list) != nil {
+	list, ok := array(raw)
+	if !ok {
 		return nil
 	}
 	var out []UsageAllocation

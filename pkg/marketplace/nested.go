@@ -13,6 +13,15 @@ import (
 // (a string where an object belongs, an object where a string belongs) becomes null or
 // text instead of failing the whole event, because real logs carry such surprises.
 
+// array returns the elements of raw if raw is a JSON array, and reports whether it is.
+func array(raw json.RawMessage) ([]json.RawMessage, bool) {
+	var list []json.RawMessage
+	if raw = bytes.TrimSpace(raw); len(raw) == 0 || raw[0] != '[' || json.Unmarshal(raw, &list) != nil {
+		return nil, false
+	}
+	return list, true
+}
+
 // object decodes raw into dst if raw is a JSON object, and reports whether it did.
 func object(raw json.RawMessage, dst any) bool {
 	raw = bytes.TrimSpace(raw)
@@ -84,8 +93,8 @@ func onBehalfOf(raw json.RawMessage) *OnBehalfOf {
 }
 
 func resources(raw json.RawMessage) []Resource {
-	var list []json.RawMessage
-	if raw = bytes.TrimSpace(raw); len(raw) == 0 || raw[0] != '[' || json.Unmarshal(raw, &list) != nil {
+	list, ok := array(raw)
+	if !ok {
 		return nil
 	}
 	var out []Resource
@@ -209,8 +218,9 @@ func arrayField(raw json.RawMessage, key string, dst *[]json.RawMessage) bool {
 	if !objectField(raw, key, &v) {
 		return false
 	}
-	v = bytes.TrimSpace(v)
-	return len(v) > 0 && v[0] == '[' && json.Unmarshal(v, dst) == nil
+	list, ok := array(v)
+	*dst = list
+	return ok
 }
 
 // containsFold reports whether b contains the ASCII lowercase word lower, in any case.
