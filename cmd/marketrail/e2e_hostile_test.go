@@ -15,17 +15,7 @@ import (
 // written. Without the bomb the run exits 0 despite the quarantined records.
 func TestHostileInputExit(t *testing.T) {
 	m := readManifest(t, sampleManifest)
-	src := t.TempDir()
-	if err := os.CopyFS(src, os.DirFS(sampleTrail)); err != nil {
-		t.Fatal(err)
-	}
-	var folder string
-	for _, c := range m.Copies {
-		if c.DeliveryDay == m.Window.From {
-			folder = filepath.Dir(filepath.Join(src, filepath.FromSlash(c.SourceKey)))
-			break
-		}
-	}
+	src, folder := sampleCopy(t, m)
 	member := func(s string) []byte {
 		var b bytes.Buffer
 		w, _ := gzip.NewWriterLevel(&b, gzip.BestCompression)

@@ -100,17 +100,7 @@ func TestInterrupted(t *testing.T) {
 // exits 3, names the object on standard error and in the report, and writes every event.
 func TestCorruptObjectExit3(t *testing.T) {
 	m := readManifest(t, sampleManifest)
-	src := t.TempDir()
-	if err := os.CopyFS(src, os.DirFS(sampleTrail)); err != nil {
-		t.Fatal(err)
-	}
-	var folder string
-	for _, c := range m.Copies {
-		if c.DeliveryDay == m.Window.From {
-			folder = filepath.Dir(filepath.Join(src, filepath.FromSlash(c.SourceKey)))
-			break
-		}
-	}
+	src, folder := sampleCopy(t, m)
 	bad := filepath.Join(folder, "corrupt_CloudTrail.json.gz")
 	os.WriteFile(bad, []byte("\x1f\x8b\x08\x00garbage that is not deflate"), 0o644)
 	dest := t.TempDir()

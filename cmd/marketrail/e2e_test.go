@@ -227,6 +227,24 @@ func runReport(t *testing.T, r result) map[string]any {
 func totals(rep map[string]any) map[string]any { return rep["totals"].(map[string]any) }
 
 const sampleTrail = "../../testdata/trail"
+
+// sampleCopy copies the sample trail into a new folder and returns it and the folder of a log
+// file delivered on the window's first day, for tests that add objects to the sample.
+func sampleCopy(t *testing.T, m *manifest) (src, folder string) {
+	t.Helper()
+	src = t.TempDir()
+	if err := os.CopyFS(src, os.DirFS(sampleTrail)); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range m.Copies {
+		if c.DeliveryDay == m.Window.From {
+			return src, filepath.Dir(filepath.Join(src, filepath.FromSlash(c.SourceKey)))
+		}
+	}
+	t.Fatal("the sample has no event delivered on its window's first day")
+	return "", ""
+}
+
 const sampleManifest = "../../testdata/trail-manifest.json"
 
 func TestSampleLocal(t *testing.T) {

@@ -20,7 +20,6 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
-	"github.com/klauspost/compress/gzip"
 
 	"github.com/marketrail/marketrail/internal/duckcheck"
 	"github.com/marketrail/marketrail/internal/gentrail"
@@ -116,23 +115,7 @@ func sameDigests(t *testing.T, got *report.Digests, want report.Digests) {
 
 func rewriteGz(t *testing.T, file string, edit func([]byte) []byte) {
 	t.Helper()
-	b, err := os.ReadFile(file)
-	if err != nil {
-		t.Fatal(err)
-	}
-	zr, err := gzip.NewReader(bytes.NewReader(b))
-	if err != nil {
-		t.Fatal(err)
-	}
-	plain, err := io.ReadAll(zr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var out bytes.Buffer
-	zw := gzip.NewWriter(&out)
-	zw.Write(edit(plain))
-	zw.Close()
-	if err := os.WriteFile(file, out.Bytes(), 0o644); err != nil {
+	if err := gentrail.Tamper(file, edit); err != nil {
 		t.Fatal(err)
 	}
 }
