@@ -199,7 +199,7 @@ func runCommand(ctx context.Context, args []string, stdout, stderr io.Writer) in
 		}
 		// In AWS, without --digest-public-keys, the keys come from CloudTrail itself; not
 		// with an S3-compatible endpoint, which has no CloudTrail beside it.
-		if _, _, isS3 := parseS3(o.source); cfg.VerifyDigests && cfg.DigestKeys == nil && isS3 && !customEndpoint(o.endpoint) {
+		if _, _, isS3 := parseS3(o.source); cfg.VerifyDigests && cfg.DigestKeys == nil && isS3 && !s.opts.CustomEndpoint() {
 			cfg.FetchDigestKeys = s.fetchDigestKeys
 		}
 		return pipeline.Run(ctx, cfg)
@@ -480,10 +480,4 @@ func startProfiles(cpu, mem string) (func(), error) {
 			}
 		}
 	}, nil
-}
-
-// customEndpoint reports whether S3 is reached through an endpoint of the user's (the flag,
-// AWS_ENDPOINT_URL_S3 or AWS_ENDPOINT_URL) rather than AWS's own.
-func customEndpoint(flag string) bool {
-	return flag != "" || os.Getenv("AWS_ENDPOINT_URL_S3") != "" || os.Getenv("AWS_ENDPOINT_URL") != ""
 }

@@ -36,6 +36,13 @@ type S3Options struct {
 	Conns int
 }
 
+// CustomEndpoint reports whether S3 is reached through an endpoint of the user's
+// (opts.Endpoint, AWS_ENDPOINT_URL_S3 or AWS_ENDPOINT_URL) rather than AWS's own: an
+// S3-compatible server, addressed path-style, with no other AWS service beside it.
+func (opts S3Options) CustomEndpoint() bool {
+	return opts.Endpoint != "" || os.Getenv("AWS_ENDPOINT_URL_S3") != "" || os.Getenv("AWS_ENDPOINT_URL") != ""
+}
+
 // LoadAWSConfig loads the standard AWS configuration (profiles and shared files, AWS_REGION,
 // the default credential chain) with opts' profile and region, for S3 and the other AWS
 // clients marketrail uses. When no region is configured at all it uses us-east-1.
@@ -71,7 +78,7 @@ func NewS3Client(ctx context.Context, opts S3Options) (*s3.Client, error) {
 	if err != nil {
 		return nil, err
 	}
-	custom := opts.Endpoint != "" || os.Getenv("AWS_ENDPOINT_URL_S3") != "" || os.Getenv("AWS_ENDPOINT_URL") != ""
+	custom := opts.CustomEndpoint()
 	if opts.Conns > 0 {
 		cfg.HTTPClient = awshttp.NewBuildableClient().WithTransportOptions(func(t *http.Transport) {
 			t.MaxIdleConns = max(t.MaxIdleConns, opts.Conns)
