@@ -265,13 +265,14 @@ func (w *Writer) PublishDay(ctx context.Context, d trail.Day, inputs []Input, co
 	// The files are independent: encode and upload several at once, so the last day of a
 	// run (which nothing else overlaps) does not leave cores idle.
 	g, gctx := errgroup.WithContext(ctx)
+hand:
 	for _, f := range plan {
+		// A slot taken is always given back by the goroutine that gets it (which returns
+		// at once if the context is done by then).
 		select {
 		case w.slots <- struct{}{}:
 		case <-gctx.Done():
-		}
-		if gctx.Err() != nil {
-			break
+			break hand
 		}
 		g.Go(func() error {
 			defer func() { <-w.slots }()
