@@ -9,6 +9,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"runtime"
 	"runtime/debug"
 	"syscall"
 
@@ -19,6 +20,9 @@ import (
 var version = ""
 
 func main() {
+	// No allocation sampling unless --memprofile asks for it (startProfiles turns it on):
+	// the sampled stacks' buckets are fresh memory, faulted in across the run's threads.
+	runtime.MemProfileRate = 0
 	os.Exit(run(context.Background(), os.Args[1:], os.Stdout, os.Stderr))
 }
 

@@ -10,7 +10,9 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"runtime"
 	"runtime/pprof"
+	"runtime/trace"
 	"strconv"
 	"strings"
 	"time"
@@ -89,6 +91,7 @@ type runOptions struct {
 	shards                 int
 	progress               string
 	cpuProfile, memProfile string
+	traceFile              string
 	maxObjectBytes         int64  // --max-object-bytes
 	sourceOwner, destOwner string // --source-bucket-owner, --dest-bucket-owner
 	sse, sseKMSKeyID       string
@@ -126,6 +129,7 @@ func (o *runOptions) flags(fs *flag.FlagSet) {
 	fs.StringVar(&o.progress, "progress", "auto", "progress bar: on, off, or auto (on when standard error is a terminal)")
 	fs.StringVar(&o.cpuProfile, "cpuprofile", "", "write a CPU profile of the run to FILE (go tool pprof)")
 	fs.StringVar(&o.memProfile, "memprofile", "", "write a heap profile (allocations) at the end of the run to FILE (go tool pprof)")
+	fs.StringVar(&o.traceFile, "trace", "", "write an execution trace of the run to FILE (go tool trace): where cores sat idle, GC, scheduling")
 	fs.BoolVar(&o.verifyDigests, "verify-digests", false, "check every log file read against CloudTrail's integrity digests (hashes and chains; signatures with --digest-public-keys); the report's digests section says what was found")
 	fs.StringVar(&o.digestKeys, "digest-public-keys", "", "with --verify-digests: check the digests' signatures with the public keys in FILE, as `aws cloudtrail list-public-keys` prints them (default for an S3 source in AWS: ask CloudTrail's ListPublicKeys for each region)")
 }
@@ -165,7 +169,7 @@ func runCommand(ctx context.Context, args []string, stdout, stderr io.Writer) in
 
 	ctx, interrupted, stop := withSignals(ctx)
 	defer stop()
-	stopProfiles, err := startProfiles(o.cpuProfile, o.memProfile)
+	stopProfiles, err := startProfiles(o.cpuProfile, o.memProfile, o.traceFile)
 	if err != nil {
 		fmt.Fprintf(stderr, "marketrail: %v\n", err)
 		return report.ExitFatal
@@ -453,10 +457,13 @@ func flagDefaults(fs *flag.FlagSet) string {
 	return strings.ReplaceAll("\n"+b.String(), "\n  -", "\n  --")[1:]
 }
 
-// startProfiles starts a CPU profile to cpu and returns a function that stops it and writes
-// a heap profile to mem ("" for none).
-func startProfiles(cpu, mem string) (func(), error) {
-	var cpuFile *os.File
+// startProfiles starts a CPU profile to cpu and an execution trace to tr, and returns a
+// function that stops them and writes a heap profile to mem ("" for none).
+func startProfiles(cpu, mem, tr string) (func(), error) {
+	var cpuFile, traceFile *os.File
+	if mem != "" {
+		runtime.MemProfileRate = 512 * 1024 // the runtime's default, which main turns off
+	}
 	if cpu != "" {
 		f, err := os.Create(cpu)
 		if err != nil {
@@ -468,7 +475,28 @@ func startProfiles(cpu, mem string) (func(), error) {
 		}
 		cpuFile = f
 	}
+	if tr != "" {
+		f, err := os.Create(tr)
+		if err == nil {
+			err = trace.Start(f)
+		}
+		if err != nil {
+			if f != nil {
+				f.Close()
+			}
+			if cpuFile != nil {
+				pprof.StopCPUProfile()
+				cpuFile.Close()
+			}
+			return nil, fmt.Errorf("--trace: %w", err)
+		}
+		traceFile = f
+	}
 	return func() {
+		if traceFile != nil {
+			trace.Stop()
+			traceFile.Close()
+		}
 		if cpuFile != nil {
 			pprof.StopCPUProfile()
 			cpuFile.Close()

@@ -40,7 +40,6 @@ import (
 	"time"
 
 	"github.com/parquet-go/parquet-go"
-	"github.com/parquet-go/parquet-go/compress/zstd"
 	"golang.org/x/sync/errgroup"
 
 	"github.com/marketrail/marketrail/pkg/storage"
@@ -108,13 +107,13 @@ type Writer struct {
 	Hook func(point string)
 
 	once  sync.Once
-	codec *zstd.Codec   // shared, so its pooled encoders serve every file
+	codec *zstdCodec    // shared, so its pooled encoders serve every file
 	slots chan struct{} // publishConcurrency files at once
 }
 
 func (w *Writer) init() {
 	w.once.Do(func() {
-		w.codec = &zstd.Codec{}
+		w.codec = &zstdCodec{}
 		w.slots = make(chan struct{}, publishConcurrency)
 	})
 }
