@@ -13,89 +13,111 @@ import (
 // ErrBadEvent is wrapped by Decode's errors: the record is JSON but cannot become a row.
 var ErrBadEvent = errors.New("unusable event")
 
-// record is the shape Decode reads a CloudTrail record into. Scalars are read leniently
-// (real logs put numbers, booleans and "True" where strings or booleans belong); payloads
-// are kept as raw JSON.
-type record struct {
-	EventVersion        text            `json:"eventVersion"`
-	EventTime           text            `json:"eventTime"`
-	EventSource         text            `json:"eventSource"`
-	EventName           text            `json:"eventName"`
-	EventType           text            `json:"eventType"`
-	EventCategory       text            `json:"eventCategory"`
-	AWSRegion           text            `json:"awsRegion"`
-	SourceIPAddress     text            `json:"sourceIPAddress"`
-	UserAgent           text            `json:"userAgent"`
-	ErrorCode           text            `json:"errorCode"`
-	ErrorMessage        text            `json:"errorMessage"`
-	RequestID           text            `json:"requestID"`
-	EventID             text            `json:"eventID"`
-	ReadOnly            flag            `json:"readOnly"`
-	ManagementEvent     flag            `json:"managementEvent"`
-	RecipientAccountID  text            `json:"recipientAccountId"`
-	SharedEventID       text            `json:"sharedEventID"`
-	APIVersion          text            `json:"apiVersion"`
-	VPCEndpointID       text            `json:"vpcEndpointId"`
-	RequestParameters   json.RawMessage `json:"requestParameters"`
-	ResponseElements    json.RawMessage `json:"responseElements"`
-	AdditionalEventData json.RawMessage `json:"additionalEventData"`
-	ServiceEventDetails json.RawMessage `json:"serviceEventDetails"`
-	UserIdentity        json.RawMessage `json:"userIdentity"`
-	Resources           json.RawMessage `json:"resources"`
-	TLSDetails          json.RawMessage `json:"tlsDetails"`
+// recordFields are the members of a CloudTrail record Decode reads, in the order of the
+// rf* indexes below. Scalars are read leniently (real logs put numbers, booleans and "True"
+// where strings or booleans belong); payloads are kept as raw JSON.
+var recordFields = []field{
+	{name: "eventVersion"}, {name: "eventTime"}, {name: "eventSource"}, {name: "eventName"},
+	{name: "eventType"}, {name: "eventCategory"}, {name: "awsRegion"}, {name: "sourceIPAddress"},
+	{name: "userAgent"}, {name: "errorCode"}, {name: "errorMessage"}, {name: "requestID"},
+	{name: "eventID"}, {name: "readOnly"}, {name: "managementEvent"}, {name: "recipientAccountId"},
+	{name: "sharedEventID"}, {name: "apiVersion"}, {name: "vpcEndpointId"},
+	{name: "requestParameters"}, {name: "responseElements"}, {name: "additionalEventData"},
+	{name: "serviceEventDetails"}, {name: "userIdentity"}, {name: "resources"}, {name: "tlsDetails"},
 }
+
+const (
+	rfEventVersion = iota
+	rfEventTime
+	rfEventSource
+	rfEventName
+	rfEventType
+	rfEventCategory
+	rfAWSRegion
+	rfSourceIPAddress
+	rfUserAgent
+	rfErrorCode
+	rfErrorMessage
+	rfRequestID
+	rfEventID
+	rfReadOnly
+	rfManagementEvent
+	rfRecipientAccountID
+	rfSharedEventID
+	rfAPIVersion
+	rfVPCEndpointID
+	rfRequestParameters
+	rfResponseElements
+	rfAdditionalEventData
+	rfServiceEventDetails
+	rfUserIdentity
+	rfResources
+	rfTLSDetails
+	rfCount
+)
 
 // Decode turns one raw CloudTrail record into an Event. sourceKey and index say where the
 // record came from. It fails, wrapping ErrBadEvent, when the record is not a JSON object or
 // its eventTime is missing or not an RFC 3339 time; the caller decides what becomes of it.
 func Decode(rec []byte, sourceKey string, index int) (Event, error) {
-	var r record
-	if err := json.Unmarshal(rec, &r); err != nil {
+	if !checkJSON(rec) {
+		// Not JSON: let encoding/json say what is wrong, in its words.
+		var v struct{}
+		err := json.Unmarshal(rec, &v)
+		if err == nil {
+			err = errors.New("invalid JSON")
+		}
 		return Event{}, fmt.Errorf("%w: record %d: %v", ErrBadEvent, index, err)
 	}
-	if !r.EventTime.ok {
+	var r [rfCount][]byte
+	if isObject, _ := fields(rec, recordFields, r[:]); !isObject && !isNull(trimmed(rec)) {
+		return Event{}, fmt.Errorf("%w: record %d: not a JSON object", ErrBadEvent, index)
+	}
+	eventTime := textOf(r[rfEventTime])
+	if !eventTime.ok {
 		return Event{}, fmt.Errorf("%w: record %d: no eventTime", ErrBadEvent, index)
 	}
-	t, err := time.Parse(time.RFC3339Nano, r.EventTime.s)
+	t, err := time.Parse(time.RFC3339Nano, eventTime.s)
 	if err != nil {
-		return Event{}, fmt.Errorf("%w: record %d: eventTime %q is not an RFC 3339 time", ErrBadEvent, index, r.EventTime.s)
+		return Event{}, fmt.Errorf("%w: record %d: eventTime %q is not an RFC 3339 time", ErrBadEvent, index, eventTime.s)
 	}
+	req, resp := r[rfRequestParameters], r[rfResponseElements]
 	e := Event{
-		EventID:             r.EventID.ptr(),
+		EventID:             textOf(r[rfEventID]).ptr(),
 		EventTime:           t.UTC().Truncate(time.Millisecond),
-		EventVersion:        r.EventVersion.ptr(),
-		EventSource:         r.EventSource.s,
-		EventName:           r.EventName.s,
-		EventType:           r.EventType.ptr(),
-		EventCategory:       r.EventCategory.ptr(),
-		AWSRegion:           r.AWSRegion.ptr(),
-		SourceIPAddress:     r.SourceIPAddress.ptr(),
-		UserAgent:           r.UserAgent.ptr(),
-		ErrorCode:           r.ErrorCode.ptr(),
-		ErrorMessage:        r.ErrorMessage.ptr(),
-		RequestID:           r.RequestID.ptr(),
-		ReadOnly:            r.ReadOnly.ptr(),
-		ManagementEvent:     r.ManagementEvent.ptr(),
-		RecipientAccountID:  r.RecipientAccountID.ptr(),
-		SharedEventID:       r.SharedEventID.ptr(),
-		APIVersion:          r.APIVersion.ptr(),
-		VPCEndpointID:       r.VPCEndpointID.ptr(),
-		RequestParameters:   jsonText(r.RequestParameters),
-		ResponseElements:    jsonText(r.ResponseElements),
-		AdditionalEventData: jsonText(r.AdditionalEventData),
-		ServiceEventDetails: jsonText(r.ServiceEventDetails),
+		EventVersion:        textOf(r[rfEventVersion]).ptr(),
+		EventSource:         textOf(r[rfEventSource]).s,
+		EventName:           textOf(r[rfEventName]).s,
+		EventType:           textOf(r[rfEventType]).ptr(),
+		EventCategory:       textOf(r[rfEventCategory]).ptr(),
+		AWSRegion:           textOf(r[rfAWSRegion]).ptr(),
+		SourceIPAddress:     textOf(r[rfSourceIPAddress]).ptr(),
+		UserAgent:           textOf(r[rfUserAgent]).ptr(),
+		ErrorCode:           textOf(r[rfErrorCode]).ptr(),
+		ErrorMessage:        textOf(r[rfErrorMessage]).ptr(),
+		RequestID:           textOf(r[rfRequestID]).ptr(),
+		ReadOnly:            flagOf(r[rfReadOnly]).ptr(),
+		ManagementEvent:     flagOf(r[rfManagementEvent]).ptr(),
+		RecipientAccountID:  textOf(r[rfRecipientAccountID]).ptr(),
+		SharedEventID:       textOf(r[rfSharedEventID]).ptr(),
+		APIVersion:          textOf(r[rfAPIVersion]).ptr(),
+		VPCEndpointID:       textOf(r[rfVPCEndpointID]).ptr(),
+		RequestParameters:   jsonText(req),
+		ResponseElements:    jsonText(resp),
+		AdditionalEventData: jsonText(r[rfAdditionalEventData]),
+		ServiceEventDetails: jsonText(r[rfServiceEventDetails]),
 		SourceKey:           sourceKey,
 		RecordIndex:         index,
-		UserIdentity:        userIdentity(r.UserIdentity),
-		Resources:           resources(r.Resources),
-		TLSDetails:          tlsDetails(r.TLSDetails),
+		UserIdentity:        userIdentity(r[rfUserIdentity]),
+		Resources:           resources(r[rfResources]),
+		TLSDetails:          tlsDetails(r[rfTLSDetails]),
 	}
 	e.Notes.InvalidUTF8 = !utf8.Valid(rec)
-	lift(&e, r.ResponseElements, r.RequestParameters)
+	lift(&e, resp, req)
 	if e.EntityID == nil {
-		e.EntityID = changeSetEntity(r.RequestParameters)
+		e.EntityID = changeSetEntity(req)
 	}
-	e.Metering, e.Notes.UnparsedUsage = meteringRecords(&e, r.RequestParameters, r.ResponseElements)
+	e.Metering, e.Notes.UnparsedUsage = meteringRecords(&e, req, resp)
 	return e, nil
 }
 
@@ -127,6 +149,19 @@ func (t *text) UnmarshalJSON(b []byte) error {
 		*t = text{compact(b), true}
 	}
 	return nil
+}
+
+// hasSpace reports whether the valid JSON b has whitespace outside its strings.
+func hasSpace(b []byte) bool {
+	for i := 0; i < len(b); i++ {
+		switch b[i] {
+		case '"':
+			i = stringEnd(b, i) - 1
+		case ' ', '\n', '\r', '\t':
+			return true
+		}
+	}
+	return false
 }
 
 func (t text) ptr() *string {
@@ -163,15 +198,20 @@ func (f flag) ptr() *bool {
 // jsonText returns a payload as compact JSON text in logged key order, or nil when it is
 // absent or JSON null. A payload logged as a JSON string stays that string's JSON text,
 // quotes included. Invalid UTF-8 becomes U+FFFD, since Parquet readers reject it.
-func jsonText(raw json.RawMessage) *string {
-	if len(raw) == 0 || bytes.Equal(raw, []byte("null")) {
+func jsonText(raw []byte) *string {
+	if len(raw) == 0 || isNull(raw) {
 		return nil
 	}
 	s := compact(raw)
 	return &s
 }
 
+// compact returns the valid JSON b without insignificant whitespace, as json.Compact would,
+// and with invalid UTF-8 replaced.
 func compact(b []byte) string {
+	if !hasSpace(b) && utf8.Valid(b) {
+		return string(b) // CloudTrail writes compact JSON: the common case
+	}
 	var buf bytes.Buffer
 	if err := json.Compact(&buf, b); err != nil {
 		// Unmarshal already validated b; keep it as it is.

@@ -1,8 +1,6 @@
 package marketplace
 
 import (
-	"bytes"
-	"encoding/json"
 	"math"
 	"strconv"
 	"strings"
@@ -68,17 +66,33 @@ const (
 // "Apr 19, 2018 4:32:50 PM", in UTC.
 const UsageTimeLayout = "Jan 2, 2006 3:04:05 PM"
 
-// usageRecord is one usage record as the metering calls log it. encoding/json matches keys
-// case-insensitively, so customerAWSAccountId and customerAWSAccountID both land in
-// CustomerAWSAccountID.
-type usageRecord struct {
-	Timestamp            json.RawMessage `json:"timestamp"`
-	CustomerIdentifier   text            `json:"customerIdentifier"`
-	CustomerAWSAccountID text            `json:"customerAWSAccountId"`
-	Dimension            text            `json:"dimension"`
-	Quantity             json.RawMessage `json:"quantity"`
-	UsageAllocations     json.RawMessage `json:"usageAllocations"`
-}
+// usageRecordFields are the members of a usage record as the metering calls log it, in
+// the order of the ur* indexes. Keys match case-insensitively, so customerAWSAccountId and
+// customerAWSAccountID are both read.
+var usageRecordFields = []field{{name: "timestamp"}, {name: "customerIdentifier"},
+	{name: "customerAWSAccountId"}, {name: "dimension"}, {name: "quantity"}, {name: "usageAllocations"}}
+
+const (
+	urTimestamp = iota
+	urCustomerIdentifier
+	urCustomerAWSAccountID
+	urDimension
+	urQuantity
+	urUsageAllocations
+	urCount
+)
+
+// The members of the metering calls' payloads that the rows are made of.
+var (
+	batchRequestFields  = []field{{name: "productCode"}, {name: "usageRecords", list: true}}
+	batchResponseFields = []field{{name: "results", list: true}, {name: "unprocessedRecords", list: true}}
+	batchResultFields   = []field{{name: "usageRecord"}, {name: "meteringRecordId"}, {name: "status"}}
+	meterRequestFields  = []field{{name: "productCode"}, {name: "timestamp"}, {name: "usageDimension"},
+		{name: "usageQuantity"}, {name: "usageAllocations"}, {name: "dryRun"}}
+	meterResponseFields = []field{{name: "meteringRecordId"}}
+	allocationFields    = []field{{name: "allocatedUsageQuantity"}, {name: "Tags", list: true}}
+	tagFields           = []field{{name: "Key"}, {name: "Value"}}
+)
 
 // meteringRecords returns the metering_records rows of a decoded event e, from its logged
 // requestParameters and responseElements, and how many usage timestamps or quantities could
@@ -108,41 +122,33 @@ type metering struct {
 // succeeded; one per requested record, Failed or Unknown, of a call that returned an error
 // or whose response was not logged.
 func (m *metering) batch(e *Event, req, resp []byte) {
-	var rq struct {
-		ProductCode  text              `json:"productCode"`
-		UsageRecords []json.RawMessage `json:"usageRecords"`
-	}
-	object(req, &rq)
-	var rs struct {
-		Results            []json.RawMessage `json:"results"`
-		UnprocessedRecords []json.RawMessage `json:"unprocessedRecords"`
-	}
-	responded := object(resp, &rs)
+	var rq [2][]byte
+	fields(req, batchRequestFields, rq[:])
+	product := textOf(rq[0])
+	var rs [2][]byte
+	_, responded := fields(resp, batchResponseFields, rs[:])
 	switch {
 	case e.ErrorCode != nil || !responded:
 		status := StatusFailed
 		if e.ErrorCode == nil {
 			status = StatusUnknown
 		}
-		for _, raw := range rq.UsageRecords {
-			m.add(e, rq.ProductCode, raw, status, nil)
+		for _, raw := range listOf(rq[1]) {
+			m.add(e, product, raw, status, nil)
 		}
 	default:
-		for _, raw := range rs.Results {
-			var r struct {
-				UsageRecord      json.RawMessage `json:"usageRecord"`
-				MeteringRecordID text            `json:"meteringRecordId"`
-				Status           text            `json:"status"`
-			}
-			object(raw, &r)
-			status := r.Status.s
-			if !r.Status.ok || status == "" {
+		for _, raw := range listOf(rs[0]) {
+			var r [3][]byte
+			fields(raw, batchResultFields, r[:])
+			st := textOf(r[2])
+			status := st.s
+			if !st.ok || status == "" {
 				status = StatusUnknown
 			}
-			m.add(e, rq.ProductCode, r.UsageRecord, status, r.MeteringRecordID.ptr())
+			m.add(e, product, r[0], status, textOf(r[1]).ptr())
 		}
-		for _, raw := range rs.UnprocessedRecords {
-			m.add(e, rq.ProductCode, raw, StatusUnprocessed, nil)
+		for _, raw := range listOf(rs[1]) {
+			m.add(e, product, raw, StatusUnprocessed, nil)
 		}
 	}
 }
@@ -152,50 +158,42 @@ func (m *metering) batch(e *Event, req, resp []byte) {
 // error; Success when the service returned a meteringRecordId; else Unknown (the response
 // was not logged).
 func (m *metering) single(e *Event, req, resp []byte) {
-	var rq struct {
-		ProductCode      text            `json:"productCode"`
-		Timestamp        json.RawMessage `json:"timestamp"`
-		UsageDimension   text            `json:"usageDimension"`
-		UsageQuantity    json.RawMessage `json:"usageQuantity"`
-		UsageAllocations json.RawMessage `json:"usageAllocations"`
-		DryRun           flag            `json:"dryRun"`
-	}
-	if !object(req, &rq) {
+	var rq [6][]byte
+	if isObject, _ := fields(req, meterRequestFields, rq[:]); !isObject {
 		return
 	}
-	var rs struct {
-		MeteringRecordID text `json:"meteringRecordId"`
-	}
-	object(resp, &rs)
+	var rs [1][]byte
+	fields(resp, meterResponseFields, rs[:])
+	id, dryRun := textOf(rs[0]), flagOf(rq[5])
 	status := StatusUnknown
 	switch {
-	case rq.DryRun.ok && rq.DryRun.v:
+	case dryRun.ok && dryRun.v:
 		status = StatusDryRun
 	case e.ErrorCode != nil:
 		status = StatusFailed
-	case rs.MeteringRecordID.ok:
+	case id.ok:
 		status = StatusSuccess
 	}
-	r := m.row(e, rq.ProductCode, status, rs.MeteringRecordID.ptr())
-	r.Dimension = rq.UsageDimension.ptr()
-	r.Quantity = m.quantity(rq.UsageQuantity)
-	r.UsageTime = m.usageTime(rq.Timestamp)
-	r.UsageAllocations = allocations(rq.UsageAllocations)
-	r.DryRun = rq.DryRun.ptr()
+	r := m.row(e, textOf(rq[0]), status, id.ptr())
+	r.Dimension = textOf(rq[2]).ptr()
+	r.Quantity = m.quantity(rq[3])
+	r.UsageTime = m.usageTime(rq[1])
+	r.UsageAllocations = allocations(rq[4])
+	r.DryRun = dryRun.ptr()
 	m.rows = append(m.rows, r)
 }
 
 // add appends the row of one BatchMeterUsage usage record.
-func (m *metering) add(e *Event, product text, raw json.RawMessage, status string, id *string) {
-	var u usageRecord
-	object(raw, &u)
+func (m *metering) add(e *Event, product text, raw []byte, status string, id *string) {
+	var u [urCount][]byte
+	fields(raw, usageRecordFields, u[:])
 	r := m.row(e, product, status, id)
-	r.CustomerIdentifier = u.CustomerIdentifier.ptr()
-	r.CustomerAWSAccountID = u.CustomerAWSAccountID.ptr()
-	r.Dimension = u.Dimension.ptr()
-	r.Quantity = m.quantity(u.Quantity)
-	r.UsageTime = m.usageTime(u.Timestamp)
-	r.UsageAllocations = allocations(u.UsageAllocations)
+	r.CustomerIdentifier = textOf(u[urCustomerIdentifier]).ptr()
+	r.CustomerAWSAccountID = textOf(u[urCustomerAWSAccountID]).ptr()
+	r.Dimension = textOf(u[urDimension]).ptr()
+	r.Quantity = m.quantity(u[urQuantity])
+	r.UsageTime = m.usageTime(u[urTimestamp])
+	r.UsageAllocations = allocations(u[urUsageAllocations])
 	m.rows = append(m.rows, r)
 }
 
@@ -215,9 +213,9 @@ func (m *metering) row(e *Event, product text, status string, id *string) Meteri
 
 // quantity parses a usage quantity: a JSON integer (or an integral number, or a string
 // holding one). Absent or null is null; anything else is null and counted.
-func (m *metering) quantity(raw json.RawMessage) *int64 {
-	raw = bytes.TrimSpace(raw)
-	if len(raw) == 0 || string(raw) == "null" {
+func (m *metering) quantity(raw []byte) *int64 {
+	raw = trimmed(raw)
+	if len(raw) == 0 || isNull(raw) {
 		return nil
 	}
 	if q, ok := parseQuantity(raw); ok {
@@ -230,10 +228,7 @@ func (m *metering) quantity(raw json.RawMessage) *int64 {
 func parseQuantity(raw []byte) (int64, bool) {
 	s := string(raw)
 	if raw[0] == '"' {
-		if json.Unmarshal(raw, &s) != nil {
-			return 0, false
-		}
-		s = strings.TrimSpace(s)
+		s = strings.TrimSpace(textOf(raw).s)
 	}
 	if q, err := strconv.ParseInt(s, 10, 64); err == nil {
 		return q, true
@@ -248,9 +243,9 @@ func parseQuantity(raw []byte) (int64, bool) {
 // usageTime parses a usage timestamp: the metering service's "Apr 19, 2018 4:32:50 PM"
 // form (UTC), RFC 3339, or seconds since the epoch. Absent or null is null; anything else
 // is null and counted.
-func (m *metering) usageTime(raw json.RawMessage) *time.Time {
-	raw = bytes.TrimSpace(raw)
-	if len(raw) == 0 || string(raw) == "null" {
+func (m *metering) usageTime(raw []byte) *time.Time {
+	raw = trimmed(raw)
+	if len(raw) == 0 || isNull(raw) {
 		return nil
 	}
 	if t, ok := parseUsageTime(raw); ok {
@@ -270,11 +265,7 @@ func parseUsageTime(raw []byte) (time.Time, bool) {
 		sec, frac := math.Modf(f)
 		return time.Unix(int64(sec), int64(frac*1e9)), true
 	}
-	var s string
-	if json.Unmarshal(raw, &s) != nil {
-		return time.Time{}, false
-	}
-	s = strings.TrimSpace(s)
+	s := strings.TrimSpace(textOf(raw).s)
 	for _, layout := range []string{UsageTimeLayout, time.RFC3339Nano} {
 		if t, err := time.Parse(layout, s); err == nil {
 			return t, true
@@ -285,30 +276,27 @@ func parseUsageTime(raw []byte) (time.Time, bool) {
 
 // allocations decodes a usage record's usageAllocations leniently: elements that are not
 // objects are dropped; an absent or malformed list is null.
-func allocations(raw json.RawMessage) []UsageAllocation {
-	list, ok := array(raw)
+func allocations(raw []byte) []UsageAllocation {
+	list, ok := elements(raw)
 	if !ok {
 		return nil
 	}
 	var out []UsageAllocation
 	for _, item := range list {
-		var a struct {
-			AllocatedUsageQuantity json.RawMessage `json:"allocatedUsageQuantity"`
-			Tags                   []json.RawMessage
-		}
-		if !object(item, &a) {
+		var a [2][]byte
+		if _, ok := fields(item, allocationFields, a[:]); !ok {
 			continue
 		}
 		ua := UsageAllocation{}
-		if q := bytes.TrimSpace(a.AllocatedUsageQuantity); len(q) > 0 && string(q) != "null" {
+		if q := a[0]; len(q) > 0 && !isNull(q) {
 			if v, ok := parseQuantity(q); ok {
 				ua.AllocatedUsageQuantity = &v
 			}
 		}
-		for _, tr := range a.Tags {
-			var tg struct{ Key, Value text }
-			if object(tr, &tg) {
-				ua.Tags = append(ua.Tags, Tag{Key: tg.Key.ptr(), Value: tg.Value.ptr()})
+		for _, tr := range listOf(a[1]) {
+			var tg [2][]byte
+			if isObject, _ := fields(tr, tagFields, tg[:]); isObject {
+				ua.Tags = append(ua.Tags, Tag{Key: textOf(tg[0]).ptr(), Value: textOf(tg[1]).ptr()})
 			}
 		}
 		out = append(out, ua)

@@ -1,118 +1,96 @@
 package marketplace
 
-import (
-	"bytes"
-	"encoding/json"
-	"maps"
-	"slices"
-	"strings"
-	"time"
-)
+import "time"
 
 // Nested elements are decoded leniently, each on its own: a value of the wrong JSON type
 // (a string where an object belongs, an object where a string belongs) becomes null or
 // text instead of failing the whole event, because real logs carry such surprises.
 
-// array returns the elements of raw if raw is a JSON array, and reports whether it is.
-func array(raw json.RawMessage) ([]json.RawMessage, bool) {
-	var list []json.RawMessage
-	if raw = bytes.TrimSpace(raw); len(raw) == 0 || raw[0] != '[' || json.Unmarshal(raw, &list) != nil {
-		return nil, false
-	}
-	return list, true
-}
-
-// object decodes raw into dst if raw is a JSON object, and reports whether it did.
-func object(raw json.RawMessage, dst any) bool {
-	raw = bytes.TrimSpace(raw)
-	if len(raw) == 0 || raw[0] != '{' {
-		return false
-	}
-	return json.Unmarshal(raw, dst) == nil
-}
-
-func userIdentity(raw json.RawMessage) *UserIdentity {
-	var u struct {
-		Type, PrincipalID, ARN, AccountID, AccessKeyID, UserName, InvokedBy, IdentityProvider text
-		SessionContext                                                                        json.RawMessage
-		OnBehalfOf                                                                            json.RawMessage
-	}
-	if !object(raw, &u) {
+func userIdentity(raw []byte) *UserIdentity {
+	var v [10][]byte
+	if isObject, _ := fields(raw, userIdentityFields, v[:]); !isObject {
 		return nil
 	}
 	return &UserIdentity{
-		Type: u.Type.ptr(), PrincipalID: u.PrincipalID.ptr(), ARN: u.ARN.ptr(), AccountID: u.AccountID.ptr(),
-		AccessKeyID: u.AccessKeyID.ptr(), UserName: u.UserName.ptr(), InvokedBy: u.InvokedBy.ptr(),
-		IdentityProvider: u.IdentityProvider.ptr(),
-		SessionContext:   sessionContext(u.SessionContext),
-		OnBehalfOf:       onBehalfOf(u.OnBehalfOf),
+		Type: textOf(v[0]).ptr(), PrincipalID: textOf(v[1]).ptr(), ARN: textOf(v[2]).ptr(), AccountID: textOf(v[3]).ptr(),
+		AccessKeyID: textOf(v[4]).ptr(), UserName: textOf(v[5]).ptr(), InvokedBy: textOf(v[6]).ptr(),
+		IdentityProvider: textOf(v[7]).ptr(),
+		SessionContext:   sessionContext(v[8]),
+		OnBehalfOf:       onBehalfOf(v[9]),
 	}
 }
 
-func sessionContext(raw json.RawMessage) *SessionContext {
-	var c struct {
-		Attributes, SessionIssuer, WebIDFederationData json.RawMessage
-		SourceIdentity, EC2RoleDelivery                text
-	}
-	if !object(raw, &c) {
+// The members each nested object is read for, by the names of their Event fields (matched
+// case-insensitively, as encoding/json matched them).
+var (
+	userIdentityFields = []field{{name: "Type"}, {name: "PrincipalID"}, {name: "ARN"}, {name: "AccountID"},
+		{name: "AccessKeyID"}, {name: "UserName"}, {name: "InvokedBy"}, {name: "IdentityProvider"},
+		{name: "SessionContext"}, {name: "OnBehalfOf"}}
+	sessionContextFields = []field{{name: "Attributes"}, {name: "SessionIssuer"}, {name: "WebIDFederationData"},
+		{name: "SourceIdentity"}, {name: "EC2RoleDelivery"}}
+	sessionAttributesFields = []field{{name: "CreationDate"}, {name: "MFAAuthenticated"}}
+	sessionIssuerFields     = []field{{name: "Type"}, {name: "PrincipalID"}, {name: "ARN"}, {name: "AccountID"}, {name: "UserName"}}
+	webIDFields             = []field{{name: "FederatedProvider"}, {name: "Attributes"}}
+	onBehalfOfFields        = []field{{name: "UserID"}, {name: "IdentityStoreArn"}}
+	resourceFields          = []field{{name: "ARN"}, {name: "AccountID"}, {name: "Type"}}
+	tlsDetailsFields        = []field{{name: "TLSVersion"}, {name: "CipherSuite"}, {name: "ClientProvidedHostHeader"}}
+)
+
+func sessionContext(raw []byte) *SessionContext {
+	var c [5][]byte
+	if isObject, _ := fields(raw, sessionContextFields, c[:]); !isObject {
 		return nil
 	}
-	sc := &SessionContext{SourceIdentity: c.SourceIdentity.ptr(), EC2RoleDelivery: c.EC2RoleDelivery.ptr()}
-	var a struct {
-		CreationDate     text
-		MFAAuthenticated flag
-	}
-	if object(c.Attributes, &a) {
-		sc.Attributes = &SessionAttributes{MFAAuthenticated: a.MFAAuthenticated.ptr()}
-		if t, err := time.Parse(time.RFC3339Nano, a.CreationDate.s); err == nil {
+	sc := &SessionContext{SourceIdentity: textOf(c[3]).ptr(), EC2RoleDelivery: textOf(c[4]).ptr()}
+	var a [2][]byte
+	if _, ok := fields(c[0], sessionAttributesFields, a[:]); ok {
+		sc.Attributes = &SessionAttributes{MFAAuthenticated: flagOf(a[1]).ptr()}
+		if t, err := time.Parse(time.RFC3339Nano, textOf(a[0]).s); err == nil {
 			t = t.UTC().Truncate(time.Millisecond)
 			sc.Attributes.CreationDate = &t
 		}
 	}
-	var i struct{ Type, PrincipalID, ARN, AccountID, UserName text }
-	if object(c.SessionIssuer, &i) {
-		sc.SessionIssuer = &SessionIssuer{Type: i.Type.ptr(), PrincipalID: i.PrincipalID.ptr(), ARN: i.ARN.ptr(),
-			AccountID: i.AccountID.ptr(), UserName: i.UserName.ptr()}
+	var i [5][]byte
+	if _, ok := fields(c[1], sessionIssuerFields, i[:]); ok {
+		sc.SessionIssuer = &SessionIssuer{Type: textOf(i[0]).ptr(), PrincipalID: textOf(i[1]).ptr(), ARN: textOf(i[2]).ptr(),
+			AccountID: textOf(i[3]).ptr(), UserName: textOf(i[4]).ptr()}
 	}
-	var w struct {
-		FederatedProvider text
-		Attributes        json.RawMessage
-	}
-	if object(c.WebIDFederationData, &w) {
-		sc.WebIDFederationData = &WebIDFederationData{FederatedProvider: w.FederatedProvider.ptr(), Attributes: jsonText(w.Attributes)}
+	var w [2][]byte
+	if _, ok := fields(c[2], webIDFields, w[:]); ok {
+		sc.WebIDFederationData = &WebIDFederationData{FederatedProvider: textOf(w[0]).ptr(), Attributes: jsonText(w[1])}
 	}
 	return sc
 }
 
-func onBehalfOf(raw json.RawMessage) *OnBehalfOf {
-	var o struct{ UserID, IdentityStoreArn text }
-	if !object(raw, &o) {
+func onBehalfOf(raw []byte) *OnBehalfOf {
+	var o [2][]byte
+	if isObject, _ := fields(raw, onBehalfOfFields, o[:]); !isObject {
 		return nil
 	}
-	return &OnBehalfOf{UserID: o.UserID.ptr(), IdentityStoreARN: o.IdentityStoreArn.ptr()}
+	return &OnBehalfOf{UserID: textOf(o[0]).ptr(), IdentityStoreARN: textOf(o[1]).ptr()}
 }
 
-func resources(raw json.RawMessage) []Resource {
-	list, ok := array(raw)
+func resources(raw []byte) []Resource {
+	list, ok := elements(raw)
 	if !ok {
 		return nil
 	}
 	var out []Resource
 	for _, item := range list {
-		var r struct{ ARN, AccountID, Type text }
-		if object(item, &r) {
-			out = append(out, Resource{ARN: r.ARN.ptr(), AccountID: r.AccountID.ptr(), Type: r.Type.ptr()})
+		var r [3][]byte
+		if isObject, _ := fields(item, resourceFields, r[:]); isObject {
+			out = append(out, Resource{ARN: textOf(r[0]).ptr(), AccountID: textOf(r[1]).ptr(), Type: textOf(r[2]).ptr()})
 		}
 	}
 	return out
 }
 
-func tlsDetails(raw json.RawMessage) *TLSDetails {
-	var t struct{ TLSVersion, CipherSuite, ClientProvidedHostHeader text }
-	if !object(raw, &t) {
+func tlsDetails(raw []byte) *TLSDetails {
+	var t [3][]byte
+	if isObject, _ := fields(raw, tlsDetailsFields, t[:]); !isObject {
 		return nil
 	}
-	return &TLSDetails{TLSVersion: t.TLSVersion.ptr(), CipherSuite: t.CipherSuite.ptr(), ClientProvidedHostHeader: t.ClientProvidedHostHeader.ptr()}
+	return &TLSDetails{TLSVersion: textOf(t[0]).ptr(), CipherSuite: textOf(t[1]).ptr(), ClientProvidedHostHeader: textOf(t[2]).ptr()}
 }
 
 // lifted names the identifiers copied into their own columns, by payload key.
@@ -140,87 +118,53 @@ func liftedColumns(e *Event) []struct {
 // lift sets the identifier columns from the top-level keys of the payloads, the response
 // first, then the request, matching key names case-insensitively (when a payload holds two
 // spellings of a key, the first in sorted order wins, so the answer is the same every time).
-func lift(e *Event, payloads ...json.RawMessage) {
+// A spelling whose value is an object, an array or null is passed over for the next one.
+func lift(e *Event, payloads ...[]byte) {
 	cols := liftedColumns(e)
+	keys := make([]string, len(cols))
+	for i, col := range cols {
+		keys[i] = col.key
+	}
 	for _, p := range payloads {
-		var m map[string]json.RawMessage
-		if !object(p, &m) {
-			continue
-		}
-		keys := slices.Sorted(maps.Keys(m))
-		for _, col := range cols {
+		found, _ := foldMembers(p, keys...)
+		for i, col := range cols {
 			if *col.dst != nil {
 				continue
 			}
-			for _, k := range keys {
-				if !strings.EqualFold(k, col.key) {
-					continue
-				}
-				v := bytes.TrimSpace(m[k])
-				if len(v) == 0 || v[0] == '{' || v[0] == '[' {
-					continue
-				}
-				var t text
-				if json.Unmarshal(v, &t) == nil && t.ok {
-					*col.dst = t.ptr()
-					break
-				}
+			if v, ok := pick(found, i, scalar); ok {
+				*col.dst = textOf(v).ptr()
 			}
 		}
 	}
 }
+
+// scalar reports whether the JSON value v is a string, number or boolean.
+func scalar(v []byte) bool { return v[0] != '{' && v[0] != '[' && !isNull(v) }
 
 // changeSetEntity returns the entity of a StartChangeSet request's first change
 // (requestParameters.changeSet[0].entity.identifier, key names matched case-insensitively),
 // or nil: the entity a catalog change is about, which the call names nowhere else.
-func changeSetEntity(req json.RawMessage) *string {
+func changeSetEntity(req []byte) *string {
 	if !containsFold(req, "changeset") {
 		return nil // the common case, found without decoding anything
 	}
-	var changes []json.RawMessage
-	if !arrayField(req, "changeSet", &changes) || len(changes) == 0 {
+	v, ok := foldLookup(req, "changeSet")
+	if !ok {
 		return nil
 	}
-	var entity json.RawMessage
-	if !objectField(changes[0], "entity", &entity) {
+	changes, ok := elements(v)
+	if !ok || len(changes) == 0 {
 		return nil
 	}
-	var id json.RawMessage
-	if !objectField(entity, "identifier", &id) {
+	entity, ok := foldLookup(changes[0], "entity")
+	if !ok {
 		return nil
 	}
-	var t text
-	if v := bytes.TrimSpace(id); len(v) == 0 || v[0] == '{' || v[0] == '[' || json.Unmarshal(v, &t) != nil {
+	id, ok := foldLookup(entity, "identifier")
+	if !ok || id[0] == '{' || id[0] == '[' {
 		return nil
 	}
-	return t.ptr()
-}
-
-// objectField finds key (case-insensitively; the first in sorted key order when several
-// spellings are present) in the JSON object raw and stores its raw value in dst.
-func objectField(raw json.RawMessage, key string, dst *json.RawMessage) bool {
-	var m map[string]json.RawMessage
-	if !object(raw, &m) {
-		return false
-	}
-	for _, k := range slices.Sorted(maps.Keys(m)) {
-		if strings.EqualFold(k, key) {
-			*dst = m[k]
-			return true
-		}
-	}
-	return false
-}
-
-// arrayField is objectField for a value that must be a JSON array.
-func arrayField(raw json.RawMessage, key string, dst *[]json.RawMessage) bool {
-	var v json.RawMessage
-	if !objectField(raw, key, &v) {
-		return false
-	}
-	list, ok := array(v)
-	*dst = list
-	return ok
+	return textOf(id).ptr()
 }
 
 // containsFold reports whether b contains the ASCII lowercase word lower, in any case.
