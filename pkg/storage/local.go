@@ -10,13 +10,17 @@ import (
 	"os"
 	"path"
 	"strings"
+	"syscall"
+	"time"
 )
 
-// Local is a Storage over a folder. It opens everything through an os.Root, so no key,
-// "..", or symbolic link can reach a file outside the folder.
+// Local is a Storage over a folder. It opens everything through an os.Root (or, reading
+// on Linux, openat2 with RESOLVE_BENEATH, the same guarantee in one system call), so no
+// key, "..", or symbolic link can reach a file outside the folder.
 type Local struct {
 	dir  string
 	root *os.Root
+	fast *beneath // nil where openat2 is not available
 }
 
 // OpenLocal opens the folder dir as a Storage. With create, the folder is made if missing
@@ -31,11 +35,24 @@ func OpenLocal(dir string, create bool) (*Local, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Local{dir: dir, root: root}, nil
+	return &Local{dir: dir, root: root, fast: openBeneath(dir)}, nil
 }
 
 // Close releases the folder.
-func (l *Local) Close() error { return l.root.Close() }
+func (l *Local) Close() error {
+	if l.fast != nil {
+		l.fast.close()
+	}
+	return l.root.Close()
+}
+
+// open opens key for reading.
+func (l *Local) open(key string) (*os.File, error) {
+	if l.fast != nil {
+		return l.fast.open(key, false)
+	}
+	return l.root.Open(key)
+}
 
 func (l *Local) String() string { return l.dir }
 
@@ -46,28 +63,25 @@ func (l *Local) List(ctx context.Context, prefix string, delim bool) iter.Seq2[E
 		if i := strings.LastIndexByte(prefix, '/'); i >= 0 {
 			dir, partial = prefix[:i], prefix[i+1:]
 		}
-		fsys := l.root.FS()
-		if delim {
-			ents, err := fs.ReadDir(fsys, dir)
-			if err != nil {
-				if !errors.Is(err, fs.ErrNotExist) {
-					yield(Entry{}, fmt.Errorf("list %s: %w", prefix, err))
-				}
-				return
+		ents, err := l.readDir(dir)
+		if err != nil {
+			if !errors.Is(err, fs.ErrNotExist) && !errors.Is(err, syscall.ENOTDIR) { // no such folder: nothing listed
+				yield(Entry{}, fmt.Errorf("list %s: %w", prefix, err))
 			}
+			return
+		}
+		if delim {
 			for _, de := range ents {
 				if err := ctx.Err(); err != nil {
 					yield(Entry{}, err)
 					return
 				}
-				if !strings.HasPrefix(de.Name(), partial) {
+				if !strings.HasPrefix(de.name, partial) {
 					continue
 				}
-				key := joinKey(dir, de.Name())
-				var e Entry
-				if de.IsDir() {
-					e = Entry{Key: key + "/", IsPrefix: true}
-				} else {
+				key := joinKey(dir, de.name)
+				e := Entry{Key: key + "/", IsPrefix: true}
+				if !de.dir {
 					e = l.entry(key, de)
 				}
 				if !yield(e, nil) {
@@ -76,29 +90,63 @@ func (l *Local) List(ctx context.Context, prefix string, delim bool) iter.Seq2[E
 			}
 			return
 		}
-		err := fs.WalkDir(fsys, dir, func(p string, de fs.DirEntry, err error) error {
-			if err != nil {
-				if errors.Is(err, fs.ErrNotExist) && p == dir {
-					return fs.SkipAll
+		// Depth first, in lexical order, the way fs.WalkDir goes; folders that cannot hold
+		// a key with the prefix are not entered, links to folders never.
+		var walk func(dir string, ents []localEntry) (more bool, err error)
+		walk = func(dir string, ents []localEntry) (bool, error) {
+			for _, de := range ents {
+				if err := ctx.Err(); err != nil {
+					return false, err
 				}
-				return err
+				key := joinKey(dir, de.name)
+				if !de.dir {
+					if strings.HasPrefix(key, prefix) && !yield(l.entry(key, de), nil) {
+						return false, nil
+					}
+					continue
+				}
+				if !strings.HasPrefix(key+"/", prefix) && !strings.HasPrefix(prefix, key+"/") {
+					continue
+				}
+				sub, err := l.readDir(key)
+				if err != nil {
+					return false, err
+				}
+				if more, err := walk(key, sub); !more || err != nil {
+					return more, err
+				}
 			}
-			if err := ctx.Err(); err != nil {
-				return err
-			}
-			key := strings.TrimPrefix(p, "./")
-			if de.IsDir() || !strings.HasPrefix(key, prefix) {
-				return nil
-			}
-			if !yield(l.entry(key, de), nil) {
-				return fs.SkipAll
-			}
-			return nil
-		})
-		if err != nil {
+			return true, nil
+		}
+		if _, err := walk(dir, ents); err != nil {
 			yield(Entry{}, fmt.Errorf("list %s: %w", prefix, err))
 		}
 	}
+}
+
+// A localEntry is a name in a listed folder; stat says size and modTime were read with it.
+type localEntry struct {
+	name    string
+	dir     bool
+	stat    bool
+	size    int64
+	modTime time.Time
+}
+
+// readDir lists the folder dir in lexical order of names.
+func (l *Local) readDir(dir string) ([]localEntry, error) {
+	if l.fast != nil {
+		return l.fast.readDir(dir)
+	}
+	des, err := fs.ReadDir(l.root.FS(), dir)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]localEntry, len(des))
+	for i, de := range des {
+		out[i] = localEntry{name: de.Name(), dir: de.IsDir()}
+	}
+	return out, nil
 }
 
 func joinKey(dir, name string) string {
@@ -108,12 +156,19 @@ func joinKey(dir, name string) string {
 	return dir + "/" + name
 }
 
-func (l *Local) entry(key string, de fs.DirEntry) Entry {
+// entry is the Entry of the file key listed as de; a file de has no size of (a symbolic
+// link) is stat'ed through the root, which follows links that stay in the folder.
+func (l *Local) entry(key string, de localEntry) Entry {
 	e := Entry{Key: key}
-	if info, err := l.root.Stat(key); err == nil {
-		e.Size, e.ModTime = info.Size(), info.ModTime()
-		e.ETag = fmt.Sprintf("%x-%x", info.Size(), info.ModTime().UnixNano())
+	if !de.stat {
+		info, err := l.root.Stat(key)
+		if err != nil {
+			return e
+		}
+		de.size, de.modTime = info.Size(), info.ModTime()
 	}
+	e.Size, e.ModTime = de.size, de.modTime
+	e.ETag = fmt.Sprintf("%x-%x", de.size, de.modTime.UnixNano())
 	return e
 }
 
@@ -122,7 +177,7 @@ func (l *Local) Load(ctx context.Context, key string, fn func(io.Reader) error) 
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	f, err := l.root.Open(key)
+	f, err := l.open(key)
 	if err != nil {
 		return fmt.Errorf("open %s: %w", key, err)
 	}
