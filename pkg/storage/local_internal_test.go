@@ -17,10 +17,10 @@ func TestLocalBeneathMatchesRoot(t *testing.T) {
 	dir := t.TempDir()
 	root := filepath.Join(dir, "root")
 	files := map[string]string{
-		"AWSLogs/111111111111/CloudTrail/us-east-1/2024/03/01/a.json.gz": "aaa",
-		"AWSLogs/111111111111/CloudTrail/us-east-1/2024/03/01/b.json.gz": "bbbb",
-		"AWSLogs/111111111111/CloudTrail/us-east-1/2024/03/02/c.json.gz": "c",
-		"AWSLogs/111111111111/CloudTrail/eu-west-1/2024/03/01/d.json.gz": "dd",
+		"AWSLogs/111111111111/CloudTrail/us-east-1/2024/03/01/a.json.gz":    "aaa",
+		"AWSLogs/111111111111/CloudTrail/us-east-1/2024/03/01/b.json.gz":    "bbbb",
+		"AWSLogs/111111111111/CloudTrail/us-east-1/2024/03/02/c.json.gz":    "c",
+		"AWSLogs/111111111111/CloudTrail/eu-west-1/2024/03/01/d.json.gz":    "dd",
 		"AWSLogs/o-abc/222222222222/CloudTrail/us-east-1/2024/03/01/e.json": "eeeee",
 		"AWSLogs/x.txt": "x",
 		"top.txt":       "t",
