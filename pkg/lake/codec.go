@@ -17,6 +17,10 @@ const zstdWindow = 1 << 20
 // encoders sized for pages. A Writer's files share its encoders and decoders; it is safe
 // for concurrent use.
 //
+// It compresses at zstd's fastest level: a delivery day's Parquet is mostly small pages
+// (on the benchmark archive, 982 pages averaging 10 KB, two thirds under 1 KB), where the
+// default level cost a third more time (30 ms against 20 ms a run) for files 4% smaller.
+//
 // Idle encoders wait on a free list that keeps up to zstdIdle of them for the whole run,
 // where a sync.Pool would drop them at every other garbage collection: each new encoder
 // brings about 2 MiB of fresh match tables, whose pages the kernel must map (the tables are
@@ -48,6 +52,7 @@ func (c *zstdCodec) Encode(dst, src []byte) ([]byte, error) {
 		var err error
 		e, err = zstd.NewWriter(nil,
 			zstd.WithEncoderConcurrency(1),
+			zstd.WithEncoderLevel(zstd.SpeedFastest),
 			zstd.WithWindowSize(zstdWindow),
 			zstd.WithLowerEncoderMem(true),
 			zstd.WithZeroFrames(true),
