@@ -166,8 +166,8 @@ type table[T any] struct {
 func (t *table[T]) Name() string { return t.name }
 
 func (t *table[T]) files(d trail.Day, maxRows int) []file {
-	// Rows are large structs: group and sort their indexes, and copy each row once, into
-	// its file's slice.
+	// Rows are large structs: group and sort their indexes, then move each row once, in
+	// place, into partition and file order, so that every file writes a sub-slice of rows.
 	byDate := map[trail.Day][]int{}
 	for i := range t.rows {
 		p := t.date(&t.rows[i])
@@ -178,33 +178,58 @@ func (t *table[T]) files(d trail.Day, maxRows int) []file {
 		dates = append(dates, p)
 	}
 	slices.SortFunc(dates, func(a, b trail.Day) int { return cmp.Compare(a.String(), b.String()) })
-	var out []file
+	order := make([]int, 0, len(t.rows))
 	for _, p := range dates {
 		idx := byDate[p]
 		slices.SortStableFunc(idx, func(i, j int) int { return t.compare(&t.rows[i], &t.rows[j]) })
+		order = append(order, idx...)
+	}
+	permute(t.rows, order)
+	var out []file
+	at := 0
+	for _, p := range dates {
+		n := len(byDate[p])
 		dir := t.name + "/" + PartitionColumn + "=" + p.String() + "/"
-		chunks := (len(idx) + maxRows - 1) / maxRows
+		chunks := (n + maxRows - 1) / maxRows
 		for i := range chunks {
-			part := idx[i*maxRows : min((i+1)*maxRows, len(idx))]
+			rows := t.rows[at+i*maxRows : at+min((i+1)*maxRows, n)]
 			key := dir + d.String() + ".parquet"
 			if chunks > 1 {
 				key = fmt.Sprintf("%s%s-%04d.parquet", dir, d, i+1)
 			}
-			out = append(out, file{key: key, partition: p, rows: len(part), write: func(w io.Writer, meta []parquet.WriterOption) error {
-				chunk := make([]T, len(part))
-				for k, r := range part {
-					chunk[k] = t.rows[r]
-				}
+			out = append(out, file{key: key, partition: p, rows: len(rows), write: func(w io.Writer, meta []parquet.WriterOption) error {
 				opts := append(slices.Clip(meta), parquet.SortingWriterConfig(parquet.SortingColumns(parquet.Ascending(t.sortColumn))))
 				pw := parquet.NewGenericWriter[T](w, opts...)
-				if _, err := pw.Write(chunk); err != nil {
+				if _, err := pw.Write(rows); err != nil {
 					return err
 				}
 				return pw.Close()
 			}})
 		}
+		at += n
 	}
 	return out
+}
+
+// permute rearranges rows in place so that rows[k] becomes the old rows[order[k]], moving
+// each row once; order must be a permutation of the indexes of rows, and is used up.
+func permute[T any](rows []T, order []int) {
+	for i := range order {
+		if order[i] < 0 {
+			continue // placed by an earlier cycle
+		}
+		held := rows[i]
+		for j := i; ; {
+			src := order[j]
+			order[j] = -1
+			if src == i {
+				rows[j] = held
+				break
+			}
+			rows[j] = rows[src]
+			j = src
+		}
+	}
 }
 
 // Result is what PublishDay wrote.

@@ -28,6 +28,9 @@ func TestDedup(t *testing.T) {
 		{"no eventID is never merged",
 			[]marketplace.Event{ev(nil, "k", 1), ev(nil, "k", 1), ev(nil, "j", 0)},
 			[]string{"j/0", "k/1", "k/1"}, 0},
+		{"already in order (as publish hands them over): later copies dropped in place",
+			[]marketplace.Event{ev(id("e1"), "a", 0), ev(nil, "a", 1), ev(id("e2"), "a", 2), ev(id("e1"), "b", 0), ev(id("e3"), "b", 1), ev(id("e2"), "c", 0)},
+			[]string{"a/0", "a/1", "a/2", "b/1"}, 2},
 		{"empty", nil, nil, 0},
 	}
 	for _, tt := range tests {

@@ -429,7 +429,8 @@ type dayState struct {
 	plan        *dayPlan // nil until the day's listing is known
 	received    int      // log files back from the workers
 	done        bool
-	events      []marketplace.Event
+	events      [][]marketplace.Event // each log file's events, in record order
+	nEvents     int
 	quarantined []Quarantined
 }
 
@@ -462,7 +463,10 @@ func (st *dayState) add(r *objectResult, log *slog.Logger) {
 		log.Warn("record quarantined: it cannot become a row", "key", q.Key, "record", *q.Record, "error", q.Reason)
 	}
 	st.quarantined = append(st.quarantined, f.Quarantined...)
-	st.events = append(st.events, f.Events...)
+	if len(f.Events) > 0 {
+		st.events = append(st.events, f.Events)
+		st.nEvents += len(f.Events)
+	}
 }
 
 // archived records an object found archived (by its listing's storage class or by a read),
@@ -476,9 +480,21 @@ func (st *dayState) archived(key string, log *slog.Logger) {
 
 // publish deduplicates a delivery day's events and writes them.
 func publish(ctx context.Context, w *lake.Writer, d trail.Day, st *dayState, log *slog.Logger) error {
-	events, dropped := Dedup(st.events)
+	// The files in key order, each already in record order: Dedup finds its input sorted,
+	// and nothing is copied more than once.
+	slices.SortFunc(st.events, func(a, b []marketplace.Event) int { return strings.Compare(a[0].SourceKey, b[0].SourceKey) })
+	all := make([]marketplace.Event, 0, st.nEvents)
+	for _, f := range st.events {
+		all = append(all, f...)
+	}
+	st.events = nil
+	events, dropped := Dedup(all)
 	st.rep.DuplicatesDropped = int64(dropped)
-	var metering []marketplace.MeteringRecord
+	rows := 0
+	for i := range events {
+		rows += len(events[i].Metering)
+	}
+	metering := make([]marketplace.MeteringRecord, 0, rows)
 	for i := range events {
 		metering = append(metering, events[i].Metering...)
 		if events[i].Notes.InvalidUTF8 {
@@ -528,24 +544,35 @@ func publish(ctx context.Context, w *lake.Writer, d trail.Day, st *dayState, log
 // Events without an eventID are never merged. It returns the kept events and how many
 // copies it dropped.
 func Dedup(events []marketplace.Event) ([]marketplace.Event, int) {
-	slices.SortFunc(events, func(a, b marketplace.Event) int {
+	bySource := func(a, b *marketplace.Event) int {
 		if c := strings.Compare(a.SourceKey, b.SourceKey); c != 0 {
 			return c
 		}
 		return a.RecordIndex - b.RecordIndex
-	})
+	}
+	// publish hands over its events in this order already; compare in place (sorting would
+	// copy two events per comparison) and sort only what is not.
+	for i := 1; i < len(events); i++ {
+		if bySource(&events[i-1], &events[i]) > 0 {
+			slices.SortFunc(events, func(a, b marketplace.Event) int { return bySource(&a, &b) })
+			break
+		}
+	}
 	seen := make(map[string]struct{}, len(events))
-	kept := events[:0]
-	for _, e := range events {
-		if e.EventID != nil {
-			if _, dup := seen[*e.EventID]; dup {
+	kept := 0
+	for i := range events {
+		if id := events[i].EventID; id != nil {
+			if _, dup := seen[*id]; dup {
 				continue
 			}
-			seen[*e.EventID] = struct{}{}
+			seen[*id] = struct{}{}
 		}
-		kept = append(kept, e)
+		if kept != i {
+			events[kept] = events[i]
+		}
+		kept++
 	}
-	return kept, len(events) - len(kept)
+	return events[:kept], len(events) - kept
 }
 
 // compareMetering orders metering rows in a file: by call time, then by where they came from.
