@@ -13,19 +13,9 @@ import (
 // ErrBadEvent is wrapped by Decode's errors: the record is JSON but cannot become a row.
 var ErrBadEvent = errors.New("unusable event")
 
-// recordFields are the members of a CloudTrail record Decode reads, in the order of the
-// rf* indexes below. Scalars are read leniently (real logs put numbers, booleans and "True"
-// where strings or booleans belong); payloads are kept as raw JSON.
-var recordFields = []field{
-	{name: "eventVersion"}, {name: "eventTime"}, {name: "eventSource"}, {name: "eventName"},
-	{name: "eventType"}, {name: "eventCategory"}, {name: "awsRegion"}, {name: "sourceIPAddress"},
-	{name: "userAgent"}, {name: "errorCode"}, {name: "errorMessage"}, {name: "requestID"},
-	{name: "eventID"}, {name: "readOnly"}, {name: "managementEvent"}, {name: "recipientAccountId"},
-	{name: "sharedEventID"}, {name: "apiVersion"}, {name: "vpcEndpointId"},
-	{name: "requestParameters"}, {name: "responseElements"}, {name: "additionalEventData"},
-	{name: "serviceEventDetails"}, {name: "userIdentity"}, {name: "resources"}, {name: "tlsDetails"},
-}
-
+// The members of a CloudTrail record Decode reads, by index into recordFields. Scalars are
+// read leniently (real logs put numbers, booleans and "True" where strings or booleans
+// belong); payloads are kept as raw JSON.
 const (
 	rfEventVersion = iota
 	rfEventTime
@@ -56,6 +46,35 @@ const (
 	rfCount
 )
 
+var recordFields = [rfCount]field{
+	rfEventVersion:        {name: "eventVersion"},
+	rfEventTime:           {name: "eventTime"},
+	rfEventSource:         {name: "eventSource"},
+	rfEventName:           {name: "eventName"},
+	rfEventType:           {name: "eventType"},
+	rfEventCategory:       {name: "eventCategory"},
+	rfAWSRegion:           {name: "awsRegion"},
+	rfSourceIPAddress:     {name: "sourceIPAddress"},
+	rfUserAgent:           {name: "userAgent"},
+	rfErrorCode:           {name: "errorCode"},
+	rfErrorMessage:        {name: "errorMessage"},
+	rfRequestID:           {name: "requestID"},
+	rfEventID:             {name: "eventID"},
+	rfReadOnly:            {name: "readOnly"},
+	rfManagementEvent:     {name: "managementEvent"},
+	rfRecipientAccountID:  {name: "recipientAccountId"},
+	rfSharedEventID:       {name: "sharedEventID"},
+	rfAPIVersion:          {name: "apiVersion"},
+	rfVPCEndpointID:       {name: "vpcEndpointId"},
+	rfRequestParameters:   {name: "requestParameters"},
+	rfResponseElements:    {name: "responseElements"},
+	rfAdditionalEventData: {name: "additionalEventData"},
+	rfServiceEventDetails: {name: "serviceEventDetails"},
+	rfUserIdentity:        {name: "userIdentity"},
+	rfResources:           {name: "resources"},
+	rfTLSDetails:          {name: "tlsDetails"},
+}
+
 // Decode turns one raw CloudTrail record into an Event. sourceKey and index say where the
 // record came from. It fails, wrapping ErrBadEvent, when the record is not a JSON object or
 // its eventTime is missing or not an RFC 3339 time; the caller decides what becomes of it.
@@ -70,7 +89,7 @@ func Decode(rec []byte, sourceKey string, index int) (Event, error) {
 		return Event{}, fmt.Errorf("%w: record %d: %v", ErrBadEvent, index, err)
 	}
 	var r [rfCount][]byte
-	if isObject, _ := fields(rec, recordFields, r[:]); !isObject && !isNull(trimmed(rec)) {
+	if isObject, _ := fields(rec, recordFields[:], r[:]); !isObject && !isNull(trimmed(rec)) {
 		return Event{}, fmt.Errorf("%w: record %d: not a JSON object", ErrBadEvent, index)
 	}
 	eventTime := textOf(r[rfEventTime])

@@ -66,12 +66,9 @@ const (
 // "Apr 19, 2018 4:32:50 PM", in UTC.
 const UsageTimeLayout = "Jan 2, 2006 3:04:05 PM"
 
-// usageRecordFields are the members of a usage record as the metering calls log it, in
-// the order of the ur* indexes. Keys match case-insensitively, so customerAWSAccountId and
+// The members of a usage record as the metering calls log it, by index into
+// usageRecordFields. Keys match case-insensitively, so customerAWSAccountId and
 // customerAWSAccountID are both read.
-var usageRecordFields = []field{{name: "timestamp"}, {name: "customerIdentifier"},
-	{name: "customerAWSAccountId"}, {name: "dimension"}, {name: "quantity"}, {name: "usageAllocations"}}
-
 const (
 	urTimestamp = iota
 	urCustomerIdentifier
@@ -81,6 +78,15 @@ const (
 	urUsageAllocations
 	urCount
 )
+
+var usageRecordFields = [urCount]field{
+	urTimestamp:            {name: "timestamp"},
+	urCustomerIdentifier:   {name: "customerIdentifier"},
+	urCustomerAWSAccountID: {name: "customerAWSAccountId"},
+	urDimension:            {name: "dimension"},
+	urQuantity:             {name: "quantity"},
+	urUsageAllocations:     {name: "usageAllocations"},
+}
 
 // The members of the metering calls' payloads that the rows are made of.
 var (
@@ -186,7 +192,7 @@ func (m *metering) single(e *Event, req, resp []byte) {
 // add appends the row of one BatchMeterUsage usage record.
 func (m *metering) add(e *Event, product text, raw []byte, status string, id *string) {
 	var u [urCount][]byte
-	fields(raw, usageRecordFields, u[:])
+	fields(raw, usageRecordFields[:], u[:])
 	r := m.row(e, product, status, id)
 	r.CustomerIdentifier = textOf(u[urCustomerIdentifier]).ptr()
 	r.CustomerAWSAccountID = textOf(u[urCustomerAWSAccountID]).ptr()
