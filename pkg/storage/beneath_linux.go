@@ -17,6 +17,7 @@ import (
 // close per path component (about twenty system calls for a CloudTrail key, per file).
 type beneath struct {
 	dir *os.File // the folder
+	fd  int      // dir's descriptor
 }
 
 // openBeneath opens dir for beneath, or returns nil when this kernel (or a seccomp
@@ -26,7 +27,7 @@ func openBeneath(dir string) *beneath {
 	if err != nil {
 		return nil
 	}
-	b := &beneath{dir: f}
+	b := &beneath{dir: f, fd: int(f.Fd())}
 	probe, err := b.open(".", false)
 	if err != nil {
 		f.Close()
@@ -45,10 +46,12 @@ func (b *beneath) open(name string, dir bool) (*os.File, error) {
 	if dir {
 		flags |= unix.O_DIRECTORY
 	}
-	for {
-		fd, err := unix.Openat2(int(b.dir.Fd()), name, &unix.OpenHow{Flags: flags, Resolve: unix.RESOLVE_BENEATH | unix.RESOLVE_NO_MAGICLINKS})
-		if errors.Is(err, unix.EINTR) || errors.Is(err, unix.EAGAIN) {
-			continue // EAGAIN: a rename raced the lookup; the kernel asks to try again
+	for tries := 1; ; tries++ {
+		fd, err := unix.Openat2(b.fd, name, &unix.OpenHow{Flags: flags, Resolve: unix.RESOLVE_BENEATH | unix.RESOLVE_NO_MAGICLINKS})
+		// EINTR: a signal; EAGAIN: a rename raced a ".." in the lookup, and the kernel could
+		// not tell whether it stayed in the folder. Try again, but not for ever.
+		if (errors.Is(err, unix.EINTR) || errors.Is(err, unix.EAGAIN)) && tries < 10 {
+			continue
 		}
 		if err != nil {
 			return nil, &fs.PathError{Op: "openat2", Path: name, Err: err}
