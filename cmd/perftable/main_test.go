@@ -42,10 +42,25 @@ func TestQuick(t *testing.T) {
 		"| zcat \\| grep -c marketplace | 1 |", "| marketrail | 1 |", "| marketrail | 2 |", "| DuckDB | 1 |", "| DuckDB | 2 |",
 		"| SDK fetch only (floor) | 4 |", "| marketrail | 4 |", "| marketrail, default workers | default |",
 		"| 1 core: marketrail ≥ 1.7 × zcat \\| grep |", "| tiny objects: within 1.25 × the fetch-only floor |",
-		"| 1 | ", "| 8 | ",
+		"| 1 | ", "| 8 | ", "| target | measured (medians) | range over the rounds | met |",
 	} {
 		if !strings.Contains(table, want) {
 			t.Errorf("the table has no line %q:\n%s", want, table)
+		}
+	}
+}
+
+func TestSpread(t *testing.T) {
+	for _, tt := range []struct {
+		vals []float64
+		want string
+	}{
+		{[]float64{1.9}, "1.90–1.90 ×"},
+		{[]float64{1.87, 1.83, 1.91, 1.88}, "1.83–1.91 ×"},
+		{[]float64{-1, 2, 0}, "-1.00–2.00 ×"},
+	} {
+		if got := spread(len(tt.vals), func(r int) float64 { return tt.vals[r] }).format("%.2f", " ×"); got != tt.want {
+			t.Errorf("spread(%v) = %q, want %q", tt.vals, got, tt.want)
 		}
 	}
 }
