@@ -60,9 +60,7 @@ func dayFolder(t *testing.T, src string, d trail.Day) string {
 // A gzip bomb, a few KB that would inflate to gigabytes, fails as an object over
 // --max-object-bytes after inflating no more than the limit; every other event is written.
 func TestGzipBomb(t *testing.T) {
-	from, to := sampleWindow(t)
-	clean := t.TempDir()
-	run(t, sample, clean, from, to, nil)
+	from, to, clean := cleanRun(t)
 	want := rows(t, clean)
 
 	src := copyTree(t, sample)
@@ -149,9 +147,7 @@ type hostileRecord struct {
 // quarantine file and the report, and the rest of their object is written; records that can
 // (repaired or leniently read) are written; partitions come only from parsed dates.
 func TestHostileRecords(t *testing.T) {
-	from, to := sampleWindow(t)
-	clean := t.TempDir()
-	run(t, sample, clean, from, to, nil)
+	from, to, clean := cleanRun(t)
 	want := rows(t, clean)
 
 	src := copyTree(t, sample)
@@ -369,9 +365,7 @@ func readGzipLines(t *testing.T, path string) []string {
 // A log file in the source that is a symbolic link to a file outside the source is not read:
 // it fails as an object, named, and no event of the file behind it is written.
 func TestSourceSymlinkOutside(t *testing.T) {
-	from, to := sampleWindow(t)
-	clean := t.TempDir()
-	run(t, sample, clean, from, to, nil)
+	from, to, clean := cleanRun(t)
 	want := rows(t, clean)
 
 	src := copyTree(t, sample)

@@ -48,6 +48,16 @@ func sampleWindow(t *testing.T) (trail.Day, trail.Day) {
 	return from, to
 }
 
+// cleanRun runs the pipeline over the untouched sample into a fresh folder and returns the
+// window and that folder: the reference the fault tests compare their runs with.
+func cleanRun(t *testing.T) (from, to trail.Day, clean string) {
+	t.Helper()
+	from, to = sampleWindow(t)
+	clean = t.TempDir()
+	run(t, sample, clean, from, to, nil)
+	return from, to, clean
+}
+
 // copyTree copies the folder src into a new temporary folder and returns it.
 func copyTree(t *testing.T, src string) string {
 	t.Helper()
@@ -127,9 +137,7 @@ func files(t *testing.T, dir string) []string {
 // A log file that cannot be read contributes nothing, is named with its reason, and every
 // other event is written.
 func TestCorruptObjects(t *testing.T) {
-	from, to := sampleWindow(t)
-	clean := t.TempDir()
-	run(t, sample, clean, from, to, nil)
+	from, to, clean := cleanRun(t)
 	want := rows(t, clean)
 
 	src := copyTree(t, sample)
@@ -253,9 +261,7 @@ func TestRerunReplacesExactly(t *testing.T) {
 // A run killed while publishing leaves a "publishing" manifest and hidden temporary files;
 // the next run of the day removes everything the manifest lists that it does not rewrite.
 func TestRecoversFromKilledPublish(t *testing.T) {
-	from, to := sampleWindow(t)
-	clean := t.TempDir()
-	run(t, sample, clean, from, to, nil)
+	from, to, clean := cleanRun(t)
 	want, wantFiles := rows(t, clean), files(t, clean)
 
 	dest := t.TempDir()
