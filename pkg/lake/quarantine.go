@@ -1,9 +1,10 @@
 package lake
 
 import (
-	"bufio"
+	"bytes"
 	"compress/gzip"
 	"io"
+	"strings"
 
 	"github.com/parquet-go/parquet-go"
 
@@ -25,28 +26,35 @@ func QuarantineKey(d trail.Day) string { return QuarantineDir + d.String() + ".j
 // by a space outside strings (where it is JSON white space) and by the escape \n or \r
 // inside a string (where a raw line break is not valid JSON), so a record spans one line.
 // The rows of this table are not counted in the day's partitions.
-func Quarantine(records [][]byte) Table { return quarantine(records) }
+func Quarantine(records [][]byte) Table {
+	return QuarantineLines(len(records), func() io.Reader {
+		parts := make([]io.Reader, 0, 2*len(records))
+		for _, rec := range records {
+			parts = append(parts, bytes.NewReader(OneLine(rec)), strings.NewReader("\n"))
+		}
+		return io.MultiReader(parts...)
+	})
+}
 
-type quarantine [][]byte
+// QuarantineLines is Quarantine for records already made lines (OneLine, then a line feed)
+// and kept elsewhere — on disk, for a day with many: open returns n such lines, in order, each
+// time the file is written.
+func QuarantineLines(n int, open func() io.Reader) Table { return quarantine{n, open} }
+
+type quarantine struct {
+	n    int
+	open func() io.Reader
+}
 
 func (q quarantine) Name() string { return "quarantine" }
 
 func (q quarantine) files(d trail.Day, _ int) []file {
-	if len(q) == 0 {
+	if q.n == 0 {
 		return nil
 	}
-	return []file{{key: QuarantineKey(d), rows: len(q), uncounted: true, write: func(w io.Writer, _ []parquet.WriterOption) error {
+	return []file{{key: QuarantineKey(d), rows: q.n, uncounted: true, write: func(w io.Writer, _ []parquet.WriterOption) error {
 		zw := gzip.NewWriter(w)
-		bw := bufio.NewWriter(zw)
-		for _, rec := range q {
-			if _, err := bw.Write(OneLine(rec)); err != nil {
-				return err
-			}
-			if err := bw.WriteByte('\n'); err != nil {
-				return err
-			}
-		}
-		if err := bw.Flush(); err != nil {
+		if _, err := io.Copy(zw, q.open()); err != nil {
 			return err
 		}
 		return zw.Close()

@@ -220,9 +220,14 @@ func TestHostileRecords(t *testing.T) {
 	os.WriteFile(filepath.Join(folder, name), gz.Bytes(), 0o644)
 
 	dest := t.TempDir()
+	scratch := t.TempDir() // the run's temporary files: quarantine spills, Parquet staging
+	t.Setenv("TMPDIR", scratch)
 	rep := run(t, src, dest, from, to, nil)
 	if rep.ExitCode != report.ExitOK || rep.Totals.ObjectsFailed != 0 {
 		t.Fatalf("exit %d, %d failed (%v); want 0, 0", rep.ExitCode, rep.Totals.ObjectsFailed, rep.Days[0].Failures)
+	}
+	if left, _ := os.ReadDir(scratch); len(left) != 0 {
+		t.Errorf("the run left %d temporary files behind, %s first", len(left), left[0].Name())
 	}
 	d := rep.Days[0]
 	if d.DeliveryDay != day {

@@ -268,6 +268,11 @@ func run(ctx context.Context, cfg Config, rep *report.Report) error {
 	// has its own manifest), and at most DaysInFlight are between listing and published.
 	g.Go(func() error {
 		states := map[trail.Day]*dayState{}
+		defer func() { // days that will not be published now: their spill files go
+			for _, st := range states {
+				st.spill.remove()
+			}
+		}()
 		published := make(chan *dayState)
 		publishing := 0
 		in := msgs
@@ -323,7 +328,9 @@ func run(ctx context.Context, cfg Config, rep *report.Report) error {
 					st.archived(m.key, log)
 				}
 			case m.result != nil:
-				st.add(m.result, log)
+				if err := st.add(m.result, log); err != nil {
+					return err
+				}
 				if cfg.Progress != nil {
 					var events int
 					if m.result.file != nil {
@@ -431,22 +438,25 @@ type dayState struct {
 	done        bool
 	events      [][]marketplace.Event // each log file's events, in record order
 	nEvents     int
-	quarantined []Quarantined
+	quarantined []Quarantined // their bytes are in spill
+	spill       spill
 }
 
-func (st *dayState) add(r *objectResult, log *slog.Logger) {
+// add takes in one log file's results; it fails only when the day's quarantined records
+// cannot be written to their spill file.
+func (st *dayState) add(r *objectResult, log *slog.Logger) error {
 	st.received++
 	st.rep.ObjectsListed++
 	switch {
 	case errors.Is(r.err, storage.ErrArchived):
 		st.rep.ObjectsSkipped[source.SkipArchived]++
 		st.archived(r.key, log)
-		return
+		return nil
 	case r.err != nil:
 		st.rep.ObjectsFailed++
 		st.rep.Failures = append(st.rep.Failures, report.Failure{Key: r.key, Reason: r.err.Error()})
 		log.Error("object failed: none of its events were written", "key", r.key, "error", r.err.Error())
-		return
+		return nil
 	}
 	f := r.file
 	st.rep.LogFilesRead++
@@ -462,11 +472,15 @@ func (st *dayState) add(r *objectResult, log *slog.Logger) {
 		st.rep.RecordsQuarantined++
 		log.Warn("record quarantined: it cannot become a row", "key", q.Key, "record", *q.Record, "error", q.Reason)
 	}
+	if err := st.spill.add(r.key, f.Quarantined); err != nil {
+		return err
+	}
 	st.quarantined = append(st.quarantined, f.Quarantined...)
 	if len(f.Events) > 0 {
 		st.events = append(st.events, f.Events)
 		st.nEvents += len(f.Events)
 	}
+	return nil
 }
 
 // archived records an object found archived (by its listing's storage class or by a read),
@@ -503,20 +517,21 @@ func publish(ctx context.Context, w *lake.Writer, d trail.Day, st *dayState, log
 		st.rep.UsageUnparsed += int64(events[i].Notes.UnparsedUsage)
 	}
 	complete := st.rep.ObjectsFailed == 0 && st.rep.ObjectsSkipped[source.SkipArchived] == 0
-	// The quarantine file's lines and the report's list, in the same order.
+	// The report's list in the quarantine file's order: by key (as the spill reads its
+	// segments), then record.
 	slices.SortFunc(st.quarantined, func(a, b Quarantined) int {
 		if c := strings.Compare(a.Key, b.Key); c != 0 {
 			return c
 		}
 		return *a.Record - *b.Record
 	})
-	raw := make([][]byte, len(st.quarantined))
-	for i, q := range st.quarantined {
-		raw[i] = q.Raw
+	for _, q := range st.quarantined {
 		st.rep.Quarantined = append(st.rep.Quarantined, q.Failure)
 	}
+	quarantined := len(st.quarantined)
 	st.quarantined = nil
-	res, err := w.PublishDay(ctx, d, st.plan.inputs, complete, lake.Quarantine(raw),
+	defer st.spill.remove()
+	res, err := w.PublishDay(ctx, d, st.plan.inputs, complete, lake.QuarantineLines(quarantined, st.spill.lines),
 		lake.NewTable(marketplace.TableEvents, events, (*marketplace.Event).EventDate, compareEvents, "event_time"),
 		lake.NewTable(marketplace.TableMetering, metering, (*marketplace.MeteringRecord).EventDate, compareMetering, "event_time"))
 	if err != nil {
