@@ -1,10 +1,8 @@
 package lake
 
 import (
-	"bytes"
 	"compress/gzip"
 	"io"
-	"strings"
 
 	"github.com/parquet-go/parquet-go"
 
@@ -18,28 +16,14 @@ const QuarantineDir = "_marketrail/quarantine/"
 // QuarantineKey is the key of delivery day d's quarantine file.
 func QuarantineKey(d trail.Day) string { return QuarantineDir + d.String() + ".jsonl.gz" }
 
-// Quarantine returns a delivery day's quarantined records as a Table for PublishDay, which
-// publishes them as QuarantineKey(d) with the day's other files: the day's manifest lists
-// the file, and a re-run of the day replaces it, or removes it when the day has no
-// quarantined records any more. The file is gzipped JSON Lines, one record per line in the
-// given order: each record's exact bytes, except that a line break (LF or CR) is replaced,
-// by a space outside strings (where it is JSON white space) and by the escape \n or \r
-// inside a string (where a raw line break is not valid JSON), so a record spans one line.
-// The rows of this table are not counted in the day's partitions.
-func Quarantine(records [][]byte) Table {
-	return QuarantineLines(len(records), func() io.Reader {
-		parts := make([]io.Reader, 0, 2*len(records))
-		for _, rec := range records {
-			parts = append(parts, bytes.NewReader(OneLine(rec)), strings.NewReader("\n"))
-		}
-		return io.MultiReader(parts...)
-	})
-}
-
-// QuarantineLines is Quarantine for records already made lines (OneLine, then a line feed)
-// and kept elsewhere — on disk, for a day with many: open returns n such lines, in order, each
-// time the file is written.
-func QuarantineLines(n int, open func() io.Reader) Table { return quarantine{n, open} }
+// Quarantine returns a delivery day's n quarantined records as a Table for PublishDay,
+// which publishes them as QuarantineKey(d) with the day's other files: the day's manifest
+// lists the file, and a re-run of the day replaces it, or removes it when the day has no
+// quarantined records any more. The file is gzipped JSON Lines, one record per line: lines
+// returns them, in order, each time the file is written — each record's exact bytes made one
+// line by OneLine, then a line feed. The rows of this table are not counted in the day's
+// partitions.
+func Quarantine(n int, lines func() io.Reader) Table { return quarantine{n, lines} }
 
 type quarantine struct {
 	n    int
@@ -61,8 +45,9 @@ func (q quarantine) files(d trail.Day, _ int) []file {
 	}}}
 }
 
-// OneLine returns rec with its line breaks replaced as Quarantine describes; rec itself when it
-// has none.
+// OneLine returns rec on one line: a line break (LF or CR) is replaced, by a space outside
+// strings (where it is JSON white space) and by the escape \n or \r inside a string (where a
+// raw line break is not valid JSON). It returns rec itself when it has none.
 func OneLine(rec []byte) []byte {
 	var out []byte // nil until the first line break
 	inString, escaped := false, false

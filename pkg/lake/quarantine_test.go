@@ -42,7 +42,15 @@ func TestQuarantineFile(t *testing.T) {
 	ctx := context.Background()
 	d := dayOf("2024-03-01")
 	recs := [][]byte{[]byte("{\n\"a\":\"x\ny\"}"), []byte("{\"b\":\"\xff\"}")}
-	res, err := w.PublishDay(ctx, d, nil, true, lake.Quarantine(recs), rowsTable(mk("r1", "2024-03-01", 1)))
+	lines := func() io.Reader {
+		var b bytes.Buffer
+		for _, rec := range recs {
+			b.Write(lake.OneLine(rec))
+			b.WriteByte('\n')
+		}
+		return &b
+	}
+	res, err := w.PublishDay(ctx, d, nil, true, lake.Quarantine(len(recs), lines), rowsTable(mk("r1", "2024-03-01", 1)))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -66,7 +74,7 @@ func TestQuarantineFile(t *testing.T) {
 	if want := "{ \"a\":\"x\\ny\"}\n{\"b\":\"\xff\"}\n"; string(text) != want {
 		t.Errorf("quarantine file %q, want %q", text, want)
 	}
-	if _, err := w.PublishDay(ctx, d, nil, true, lake.Quarantine(nil), rowsTable(mk("r1", "2024-03-01", 1))); err != nil {
+	if _, err := w.PublishDay(ctx, d, nil, true, lake.Quarantine(0, nil), rowsTable(mk("r1", "2024-03-01", 1))); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := os.Stat(filepath.Join(dir, filepath.FromSlash(key))); !errors.Is(err, fs.ErrNotExist) {

@@ -437,8 +437,7 @@ type dayState struct {
 	received    int      // log files back from the workers
 	done        bool
 	events      [][]marketplace.Event // each log file's events, in record order
-	nEvents     int
-	quarantined []Quarantined // their bytes are in spill
+	quarantined []Quarantined         // their bytes are in spill
 	spill       spill
 }
 
@@ -478,7 +477,6 @@ func (st *dayState) add(r *objectResult, log *slog.Logger) error {
 	st.quarantined = append(st.quarantined, f.Quarantined...)
 	if len(f.Events) > 0 {
 		st.events = append(st.events, f.Events)
-		st.nEvents += len(f.Events)
 	}
 	return nil
 }
@@ -497,7 +495,11 @@ func publish(ctx context.Context, w *lake.Writer, d trail.Day, st *dayState, log
 	// The files in key order, each already in record order: Dedup finds its input sorted,
 	// and nothing is copied more than once.
 	slices.SortFunc(st.events, func(a, b []marketplace.Event) int { return strings.Compare(a[0].SourceKey, b[0].SourceKey) })
-	all := make([]marketplace.Event, 0, st.nEvents)
+	n := 0
+	for _, f := range st.events {
+		n += len(f)
+	}
+	all := make([]marketplace.Event, 0, n)
 	for _, f := range st.events {
 		all = append(all, f...)
 	}
@@ -531,7 +533,7 @@ func publish(ctx context.Context, w *lake.Writer, d trail.Day, st *dayState, log
 	quarantined := len(st.quarantined)
 	st.quarantined = nil
 	defer st.spill.remove()
-	res, err := w.PublishDay(ctx, d, st.plan.inputs, complete, lake.QuarantineLines(quarantined, st.spill.lines),
+	res, err := w.PublishDay(ctx, d, st.plan.inputs, complete, lake.Quarantine(quarantined, st.spill.lines),
 		lake.NewTable(marketplace.TableEvents, events, (*marketplace.Event).EventDate, compareEvents, "event_time"),
 		lake.NewTable(marketplace.TableMetering, metering, (*marketplace.MeteringRecord).EventDate, compareMetering, "event_time"))
 	if err != nil {
