@@ -15,11 +15,14 @@ import (
 	"io/fs"
 	"os"
 	"os/exec"
+	"path"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"sort"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
@@ -120,7 +123,8 @@ func rowOf(date, id, source, name, key string) row {
 
 // expected computes, from the manifest alone, the rows a run over delivery days
 // [from, to] must write: per delivery day, one copy per eventID (from the smallest source
-// key, then the first record), every copy without an eventID.
+// key, then the first record), every copy without an eventID, less the copies whose
+// eventID the day before delivered in a file stamped 23:00 or later (or not stamped).
 func (m *manifest) expected(from, to string) []row {
 	type copy struct {
 		key string
@@ -128,9 +132,20 @@ func (m *manifest) expected(from, to string) []row {
 		r   row
 		id  string
 	}
+	stamp := regexp.MustCompile(`.*(\d{8}T\d{4}Z)`)
+	tail := map[string]bool{} // day + eventID
+	for _, c := range m.Copies {
+		st := stamp.FindStringSubmatch(path.Base(c.SourceKey))
+		if st == nil || st[1] >= strings.ReplaceAll(c.DeliveryDay, "-", "")+"T2300Z" {
+			tail[c.DeliveryDay+c.EventID] = true
+		}
+	}
 	byDay := map[string][]copy{}
 	for _, c := range m.Copies {
 		if c.DeliveryDay < from || c.DeliveryDay > to {
+			continue
+		}
+		if d, _ := time.Parse(time.DateOnly, c.DeliveryDay); c.EventID != "" && tail[d.AddDate(0, 0, -1).Format(time.DateOnly)+c.EventID] {
 			continue
 		}
 		id := c.EventID
@@ -278,8 +293,9 @@ func TestSampleLocal(t *testing.T) {
 			inWindow++
 		}
 	}
-	if d := totals(rep)["duplicates_dropped"].(float64); int(d) != inWindow-len(want) || d == 0 {
-		t.Errorf("report says %v duplicates dropped, want %d (> 0: the sample holds duplicates)", d, inWindow-len(want))
+	dup, redelivered := totals(rep)["duplicates_dropped"].(float64), totals(rep)["redeliveries_dropped"].(float64)
+	if int(dup+redelivered) != inWindow-len(want) || dup == 0 || redelivered == 0 {
+		t.Errorf("report says %v duplicates and %v redeliveries dropped, want %d in all (each > 0: the sample holds both)", dup, redelivered, inWindow-len(want))
 	}
 	if skipped := totals(rep)["objects_skipped"].(map[string]any); len(skipped) == 0 {
 		t.Errorf("the sample's non-log objects were not reported as skipped")

@@ -10,6 +10,7 @@ import (
 	"path"
 	"path/filepath"
 	"reflect"
+	"regexp"
 	"sort"
 	"strings"
 	"testing"
@@ -740,7 +741,16 @@ func TestSample(t *testing.T) {
 	}
 
 	// Expected, computed again from the records: per delivery day in the window, one
-	// record per eventID, plus every record without one.
+	// record per eventID, plus every record without one, less the records whose eventID
+	// the day before delivered in a file stamped 23:00 or later.
+	lastStamp := regexp.MustCompile(`.*(\d{8}T\d{4}Z)`)
+	tail := map[string]bool{}
+	for _, f := range found {
+		st := lastStamp.FindStringSubmatch(path.Base(f.key))
+		if st == nil || st[1] >= strings.ReplaceAll(f.obj.day, "-", "")+"T2300Z" {
+			tail[f.obj.day+str(f.rec, "eventID")] = true
+		}
+	}
 	seen := map[string]bool{}
 	want := 0
 	for _, f := range found {
@@ -748,6 +758,10 @@ func TestSample(t *testing.T) {
 			continue
 		}
 		id := str(f.rec, "eventID")
+		d, _ := time.Parse(time.DateOnly, f.obj.day)
+		if id != "" && tail[d.AddDate(0, 0, -1).Format(time.DateOnly)+id] {
+			continue
+		}
 		if id == "" || !seen[f.obj.day+id] {
 			want++
 		}
@@ -783,20 +797,41 @@ func TestOtherConfigs(t *testing.T) {
 }
 
 func TestExpected(t *testing.T) {
+	// Keys: k1, k2 and k3 are stamped before 23:00 on their day; t0 and t1 at or after it;
+	// n1 has no stamp (so it counts as tail).
+	const (
+		k1 = "x_20240301T1000Z_k1.json.gz"
+		k2 = "x_20240301T1100Z_k2.json.gz"
+		k3 = "x_20240302T0005Z_k3.json.gz"
+		k5 = "x_20240303T0001Z_k5.json.gz"
+		t0 = "x_20240229T2355Z_t0.json.gz"
+		t1 = "x_20240301T2300Z_t1.json.gz"
+		n1 = "export-n1.json.gz"
+	)
 	m := &gentrail.Manifest{Copies: []gentrail.Copy{
-		{EventID: "a", DeliveryDay: "2024-03-01", SourceKey: "k2", RecordIndex: 0},
-		{EventID: "a", DeliveryDay: "2024-03-01", SourceKey: "k1", RecordIndex: 5},
-		{EventID: "a", DeliveryDay: "2024-03-02", SourceKey: "k3", RecordIndex: 1},
-		{EventID: "", DeliveryDay: "2024-03-01", SourceKey: "k1", RecordIndex: 1},
-		{EventID: "", DeliveryDay: "2024-03-01", SourceKey: "k2", RecordIndex: 1},
+		{EventID: "a", DeliveryDay: "2024-03-01", SourceKey: k2, RecordIndex: 0},
+		{EventID: "a", DeliveryDay: "2024-03-01", SourceKey: k1, RecordIndex: 5},
+		{EventID: "a", DeliveryDay: "2024-03-02", SourceKey: k3, RecordIndex: 1}, // a's copies the day before are not in its tail
+		{EventID: "", DeliveryDay: "2024-03-01", SourceKey: k1, RecordIndex: 1},
+		{EventID: "", DeliveryDay: "2024-03-01", SourceKey: k2, RecordIndex: 1},
 		{EventID: "b", DeliveryDay: "2024-03-04", SourceKey: "k4", RecordIndex: 0},
+		{EventID: "c", DeliveryDay: "2024-02-29", SourceKey: t0, RecordIndex: 0}, // outside the window,
+		{EventID: "c", DeliveryDay: "2024-03-01", SourceKey: k1, RecordIndex: 7}, // yet its tail drops this
+		{EventID: "d", DeliveryDay: "2024-03-01", SourceKey: t1, RecordIndex: 0},
+		{EventID: "d", DeliveryDay: "2024-03-02", SourceKey: k3, RecordIndex: 3}, // dropped: in 03-01's tail
+		{EventID: "e", DeliveryDay: "2024-03-01", SourceKey: n1, RecordIndex: 0},
+		{EventID: "e", DeliveryDay: "2024-03-02", SourceKey: k3, RecordIndex: 4}, // dropped: no stamp is tail
+		{EventID: "f", DeliveryDay: "2024-03-01", SourceKey: t1, RecordIndex: 1},
+		{EventID: "f", DeliveryDay: "2024-03-03", SourceKey: k5, RecordIndex: 0}, // two days apart: kept
+		{EventID: "", DeliveryDay: "2024-03-01", SourceKey: t1, RecordIndex: 2},
+		{EventID: "", DeliveryDay: "2024-03-02", SourceKey: k3, RecordIndex: 5}, // no eventID: never dropped
 	}}
-	got := m.Expected("2024-03-01", "2024-03-02")
+	got := m.Expected("2024-03-01", "2024-03-03")
 	var keys []string
 	for _, c := range got {
-		keys = append(keys, c.EventID+"@"+c.SourceKey+"#"+itoa(c.RecordIndex))
+		keys = append(keys, c.EventID+"@"+c.SourceKey[len(c.SourceKey)-10:len(c.SourceKey)-8]+"#"+itoa(c.RecordIndex))
 	}
-	want := []string{"@k1#1", "a@k1#5", "@k2#1", "a@k3#1"}
+	want := []string{"e@n1#0", "@k1#1", "a@k1#5", "@k2#1", "d@t1#0", "f@t1#1", "@t1#2", "a@k3#1", "@k3#5", "f@k5#0"}
 	if !reflect.DeepEqual(keys, want) {
 		t.Fatalf("Expected: %v, want %v", keys, want)
 	}

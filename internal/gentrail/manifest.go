@@ -5,7 +5,10 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"path"
+	"regexp"
 	"sort"
+	"time"
 )
 
 // Manifest is the ground truth of a generated archive, written from the generator's own
@@ -138,10 +141,20 @@ const (
 
 // Expected returns the Marketplace events a correct run over the delivery days from..to
 // (inclusive, YYYY-MM-DD) outputs: for each delivery day, one copy per eventID (the copy
-// with the smallest source key, then record index), and every copy without an eventID.
-// They are ordered by delivery day, source key and record index.
+// with the smallest source key, then record index), and every copy without an eventID —
+// except the copies whose eventID is also in the previous delivery day's tail (a log file
+// of that day whose name's last YYYYMMDDTHHMMZ is at or after 23:00 on it, or that has no
+// such stamp), which CloudTrail delivered first the day before. The previous day counts
+// whether it is in the window or not. They are ordered by delivery day, source key and
+// record index.
 func (m *Manifest) Expected(from, to string) []Copy {
 	type k struct{ day, id string }
+	inTail := map[k]bool{} // (delivery day, eventID) of every copy in a tail
+	for _, c := range m.Copies {
+		if c.EventID != "" && tailFile(c.SourceKey, c.DeliveryDay) {
+			inTail[k{c.DeliveryDay, c.EventID}] = true
+		}
+	}
 	best := map[k]int{}
 	var out []Copy
 	for i, c := range m.Copies {
@@ -150,6 +163,9 @@ func (m *Manifest) Expected(from, to string) []Copy {
 		}
 		if c.EventID == "" {
 			out = append(out, c)
+			continue
+		}
+		if inTail[k{dayBefore(c.DeliveryDay), c.EventID}] {
 			continue
 		}
 		key := k{c.DeliveryDay, c.EventID}
@@ -167,6 +183,38 @@ func (m *Manifest) Expected(from, to string) []Copy {
 		return less(out[i], out[j])
 	})
 	return out
+}
+
+// stampRE is the time stamp CloudTrail puts in a log file's name.
+var stampRE = regexp.MustCompile(`\d{8}T\d{4}Z`)
+
+// tailFile reports whether the log file key, delivered on day (YYYY-MM-DD), is in that
+// day's tail: the last valid stamp in its name is at or after 23:00 on day, or it has none.
+func tailFile(key, day string) bool {
+	name := path.Base(key)
+	// The last stamp that is a real time (overlapping matches included).
+	for i := len(name) - len("20060102T1504Z"); i >= 0; i-- {
+		s := name[i:min(len(name), i+len("20060102T1504Z"))]
+		if !stampRE.MatchString(s) || len(s) != len("20060102T1504Z") {
+			continue
+		}
+		t, err := time.Parse("20060102T1504Z", s)
+		if err != nil {
+			continue
+		}
+		d, _ := time.Parse(time.DateOnly, day)
+		return !t.Before(d.Add(23 * time.Hour))
+	}
+	return true
+}
+
+// dayBefore returns the day before day (YYYY-MM-DD).
+func dayBefore(day string) string {
+	d, err := time.Parse(time.DateOnly, day)
+	if err != nil {
+		return ""
+	}
+	return d.AddDate(0, 0, -1).Format(time.DateOnly)
 }
 
 func less(a, b Copy) bool {

@@ -145,8 +145,9 @@ func (g *generator) planSpecials() error {
 		)
 	}
 
-	// A record delivered on two different days (late redelivery after midnight): both
-	// copies are kept, one per delivery day.
+	// A record delivered on two different days (redelivery after midnight): the copy in the
+	// first file after midnight repeats one of the day before's last file (its tail), and
+	// is dropped.
 	{
 		dup := s.mp(acctOwn, east, s.day(last-1, "23:51:09"), "BatchMeterUsage/success", "duplicate_cross_day")
 		s.file(false, acctOwn, east, s.day(last-1, "23:57:21"), true,
@@ -159,6 +160,20 @@ func (g *generator) planSpecials() error {
 			dup,
 			s.mp(acctOwn, east, s.day(last-1, "23:59:30"), "DescribeChangeSet/success"),
 			s.noise(acctOwn, east, s.day(last, "00:01:05")),
+		)
+	}
+
+	// A record delivered again two days later, at noon: not in a tail, so both copies are
+	// kept, one per delivery day (the documented *_unique views remove the second).
+	{
+		dup := s.mp(acctOrg, west, s.day(0, "12:02:30"), "MeterUsage/success", "duplicate_cross_day")
+		s.file(true, acctOrg, west, s.day(0, "12:10:04"), true,
+			s.noise(acctOrg, west, s.day(0, "12:01:00")),
+			dup,
+		)
+		s.file(true, acctOrg, west, s.day(last, "12:20:51"), true,
+			dup,
+			s.noise(acctOrg, west, s.day(last, "12:14:00")),
 		)
 	}
 

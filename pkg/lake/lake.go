@@ -30,11 +30,14 @@ import (
 	"bytes"
 	"cmp"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"os"
+	"reflect"
 	"slices"
 	"sync"
 	"time"
@@ -60,13 +63,21 @@ const publishConcurrency = 4
 // DefaultMaxRowsPerFile splits very large partitions of a day into several files.
 const DefaultMaxRowsPerFile = 1_000_000
 
-// Manifest records what one delivery day wrote, and from which inputs.
+// Manifest records what one delivery day wrote, and from what.
 type Manifest struct {
 	DeliveryDay string                      `json:"delivery_day"`
 	State       string                      `json:"state"`  // StatePublishing, StatePartial or StateComplete
 	Files       []string                    `json:"files"`  // every file the day owns, relative to the destination
 	Inputs      []Input                     `json:"inputs"` // the objects of the day's folders, sorted by key
-	Rows        map[string]map[string]int64 `json:"rows"`   // table → event_date → rows
+	// Tail is the previous delivery day's tail (its log files from 23:00Z on, see
+	// trail.InTail), sorted by key: the day's events whose eventID is there were dropped,
+	// so the day depends on these files too.
+	Tail []Input `json:"tail"`
+	// Settings is what else shaped the day's output; Fingerprint hashes it with Tail.
+	// A manifest without a fingerprint (written before marketrail kept one) never matches.
+	Settings    *Settings                   `json:"settings,omitempty"`
+	Fingerprint string                      `json:"fingerprint,omitempty"`
+	Rows        map[string]map[string]int64 `json:"rows"` // table → event_date → rows
 	Tool        string                      `json:"tool"`
 	Version     string                      `json:"version"`
 	Updated     time.Time                   `json:"updated"`
@@ -79,6 +90,38 @@ type Input struct {
 	ETag string `json:"etag"`
 }
 
+// Settings are the settings of a run that shape what a delivery day writes, beside its
+// inputs: a day written with other settings is written again.
+type Settings struct {
+	EventSources   []string `json:"event_sources"`     // the sources kept; empty: AWS Marketplace
+	SchemaHash     string   `json:"schema_hash"`       // hash of the tables' Parquet schemas
+	DecoderVersion int      `json:"decoder_version"`   // marketplace.DecoderVersion
+	VerifyDigests  bool     `json:"verify_digests"`    // --verify-digests fills source_digest
+	MaxRowsPerFile int      `json:"max_rows_per_file"` // it changes file names
+}
+
+// Sources is everything a delivery day's output is made from: what a run compares with
+// the day's manifest to decide whether to write the day again.
+type Sources struct {
+	Inputs   []Input // the objects of the day's folders, sorted by key
+	Tail     []Input // the previous day's tail log files, sorted by key
+	Settings Settings
+}
+
+// Fingerprint hashes what shapes a day's output besides its own inputs: the settings and
+// the previous day's tail.
+func (s *Sources) Fingerprint() string {
+	b, err := json.Marshal(struct {
+		Settings Settings `json:"settings"`
+		Tail     []Input  `json:"tail"`
+	}{normal(s.Settings), s.Tail})
+	if err != nil {
+		panic(err) // plain structs always marshal
+	}
+	sum := sha256.Sum256(b)
+	return "sha256:" + hex.EncodeToString(sum[:])
+}
+
 // Manifest states.
 const (
 	StatePublishing = "publishing" // files may be partly published: Files lists old and new
@@ -86,11 +129,53 @@ const (
 	StateComplete   = "complete"   // Files lists exactly what the day wrote from Inputs
 )
 
-// Unchanged reports whether m records a complete day whose inputs were exactly inputs
-// (sorted by key), so running the day again would write the same files.
-func (m *Manifest) Unchanged(inputs []Input) bool {
-	return m != nil && m.State == StateComplete && slices.Equal(m.Inputs, inputs)
+// Reasons a delivery day is written (or, with ReasonUnchanged, skipped), as Stale gives
+// them and the run report shows them.
+const (
+	ReasonNew              = "new"               // no manifest: never written here
+	ReasonPublishing       = "publishing"        // a run stopped while publishing it
+	ReasonPartial          = "partial"           // written without some inputs, which could not be read
+	ReasonInputsChanged    = "inputs_changed"    // its own folders' objects changed
+	ReasonNeighbourChanged = "neighbour_changed" // the previous day's tail changed
+	ReasonSettingsChanged  = "settings_changed"  // written with other settings, or before manifests kept them
+	ReasonForced           = "forced"            // --force
+	ReasonUnchanged        = "unchanged"         // complete, same inputs and settings: skipped
+)
+
+// Stale compares the manifest m (nil: none) with what a run would write the day from, and
+// returns why the day must be written again, or ReasonUnchanged when running it again
+// would write the same files.
+func (m *Manifest) Stale(s *Sources) string {
+	switch {
+	case m == nil:
+		return ReasonNew
+	case m.State == StatePublishing:
+		return ReasonPublishing
+	case m.State != StateComplete:
+		return ReasonPartial
+	case !slices.Equal(m.Inputs, s.Inputs):
+		return ReasonInputsChanged
+	case m.Settings == nil || !reflect.DeepEqual(normal(*m.Settings), normal(s.Settings)):
+		return ReasonSettingsChanged
+	case !slices.Equal(m.Tail, s.Tail):
+		return ReasonNeighbourChanged
+	case m.Fingerprint != s.Fingerprint():
+		return ReasonSettingsChanged
+	}
+	return ReasonUnchanged
 }
+
+// normal makes empty and nil lists of settings compare equal.
+func normal(s Settings) Settings {
+	if len(s.EventSources) == 0 {
+		s.EventSources = nil
+	}
+	return s
+}
+
+// Unchanged reports whether m records a complete day made from exactly s, so running the
+// day again would write the same files.
+func (m *Manifest) Unchanged(s *Sources) bool { return m.Stale(s) == ReasonUnchanged }
 
 // ManifestKey is the key of delivery day d's manifest.
 func ManifestKey(d trail.Day) string { return ManifestDir + d.String() + ".json" }
@@ -239,10 +324,10 @@ type Result struct {
 }
 
 // PublishDay writes delivery day d's tables and replaces whatever d wrote before, following
-// the protocol in the package comment. A table with no rows writes no files. inputs are the
-// objects the tables were made from, recorded in the manifest; complete says whether every
-// one of them was read (else the manifest says partial, and the day is run again next time).
-func (w *Writer) PublishDay(ctx context.Context, d trail.Day, inputs []Input, complete bool, tables ...Table) (Result, error) {
+// the protocol in the package comment. A table with no rows writes no files. src is what the
+// tables were made from, recorded in the manifest; complete says whether every input was
+// read (else the manifest says partial, and the day is run again next time).
+func (w *Writer) PublishDay(ctx context.Context, d trail.Day, src *Sources, complete bool, tables ...Table) (Result, error) {
 	w.init()
 	res := Result{Rows: map[string]map[string]int64{}}
 	old, err := w.ReadManifest(ctx, d)
@@ -277,7 +362,7 @@ func (w *Writer) PublishDay(ctx context.Context, d trail.Day, inputs []Input, co
 	union := append(slices.Clone(oldFiles), res.Files...)
 	slices.Sort(union)
 	union = slices.Compact(union)
-	if err := w.writeManifest(ctx, &Manifest{DeliveryDay: d.String(), State: StatePublishing, Files: union, Inputs: inputs}); err != nil {
+	if err := w.writeManifest(ctx, src, &Manifest{DeliveryDay: d.String(), State: StatePublishing, Files: union}); err != nil {
 		return res, err
 	}
 	meta := []parquet.WriterOption{
@@ -322,7 +407,7 @@ hand:
 	if !complete {
 		state = StatePartial
 	}
-	return res, w.writeManifest(ctx, &Manifest{DeliveryDay: d.String(), State: state, Files: res.Files, Inputs: inputs, Rows: res.Rows})
+	return res, w.writeManifest(ctx, src, &Manifest{DeliveryDay: d.String(), State: state, Files: res.Files, Rows: res.Rows})
 }
 
 // publish writes one file to a local temporary file, then puts it on the destination.
@@ -387,13 +472,22 @@ func (w *Writer) ReadManifest(ctx context.Context, d trail.Day) (*Manifest, erro
 	return &m, nil
 }
 
-func (w *Writer) writeManifest(ctx context.Context, m *Manifest) error {
+// writeManifest writes m, made from src (its inputs, tail and settings).
+func (w *Writer) writeManifest(ctx context.Context, src *Sources, m *Manifest) error {
 	m.Tool, m.Version, m.Updated = "marketrail", w.Version, time.Now().UTC()
+	if src == nil {
+		src = &Sources{}
+	}
+	settings := src.Settings
+	m.Inputs, m.Tail, m.Settings, m.Fingerprint = src.Inputs, src.Tail, &settings, src.Fingerprint()
 	if m.Files == nil {
 		m.Files = []string{}
 	}
 	if m.Inputs == nil {
 		m.Inputs = []Input{}
+	}
+	if m.Tail == nil {
+		m.Tail = []Input{}
 	}
 	d := m.DeliveryDay
 	b, err := json.MarshalIndent(m, "", "  ")

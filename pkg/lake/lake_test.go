@@ -142,7 +142,7 @@ func TestPublishDayReplaces(t *testing.T) {
 
 	inputs := []lake.Input{{Key: "AWSLogs/1/CloudTrail/r/2024/03/02/f.json.gz", Size: 10, ETag: "e"}}
 	w.MaxRowsPerFile = 0
-	if _, err := w.PublishDay(ctx, d2, inputs, false, rowsTable(mk("b", "2024-03-02", 1))); err != nil {
+	if _, err := w.PublishDay(ctx, d2, &lake.Sources{Inputs: inputs}, false, rowsTable(mk("b", "2024-03-02", 1))); err != nil {
 		t.Fatal(err)
 	}
 	want := []string{"t/event_date=2024-03-02/2024-03-02.parquet", "t/event_date=2024-03-02/someone-else.parquet", "t/event_date=2024-03-03/2024-03-03.parquet"}
@@ -156,14 +156,14 @@ func TestPublishDayReplaces(t *testing.T) {
 	if m.State != lake.StatePartial || !slices.Equal(m.Files, want[:1]) || !slices.Equal(m.Inputs, inputs) || m.Version != "test" {
 		t.Errorf("manifest %+v", m)
 	}
-	if m.Unchanged(inputs) {
+	if m.Unchanged(&lake.Sources{Inputs: inputs}) {
 		t.Error("a partial day counts as unchanged")
 	}
-	if _, err := w.PublishDay(ctx, d2, inputs, true, rowsTable(mk("b", "2024-03-02", 1))); err != nil {
+	if _, err := w.PublishDay(ctx, d2, &lake.Sources{Inputs: inputs}, true, rowsTable(mk("b", "2024-03-02", 1))); err != nil {
 		t.Fatal(err)
 	}
 	m, _ = w.ReadManifest(ctx, d2)
-	if !m.Unchanged(inputs) || m.Unchanged(append(slices.Clone(inputs), lake.Input{Key: "new"})) || m.Unchanged(nil) {
+	if !m.Unchanged(&lake.Sources{Inputs: inputs}) || m.Unchanged(&lake.Sources{Inputs: append(slices.Clone(inputs), lake.Input{Key: "new"})}) || m.Unchanged(&lake.Sources{}) {
 		t.Errorf("Unchanged is wrong for %+v", m)
 	}
 }
@@ -281,4 +281,76 @@ func BenchmarkWrite(b *testing.B) {
 		}
 	}
 	b.ReportMetric(n, "events/op")
+}
+
+// TestStale: every way a manifest can differ from what a run would write a day from gives
+// its own reason, and only an exact match is unchanged.
+func TestStale(t *testing.T) {
+	in := []lake.Input{{Key: "AWSLogs/1/CloudTrail/r/2024/03/02/a.json.gz", Size: 10, ETag: "e1"}}
+	tail := []lake.Input{{Key: "AWSLogs/1/CloudTrail/r/2024/03/01/z_20240301T2355Z.json.gz", Size: 7, ETag: "e2"}}
+	set := lake.Settings{SchemaHash: "s1", DecoderVersion: 1, MaxRowsPerFile: 1000}
+	src := &lake.Sources{Inputs: in, Tail: tail, Settings: set}
+	written := func(state string) *lake.Manifest {
+		s := set
+		return &lake.Manifest{State: state, Inputs: in, Tail: tail, Settings: &s, Fingerprint: src.Fingerprint()}
+	}
+	with := func(f func(m *lake.Manifest)) *lake.Manifest { m := written(lake.StateComplete); f(m); return m }
+	for _, c := range []struct {
+		name string
+		m    *lake.Manifest
+		want string
+	}{
+		{"no manifest", nil, lake.ReasonNew},
+		{"same", written(lake.StateComplete), lake.ReasonUnchanged},
+		{"publishing", written(lake.StatePublishing), lake.ReasonPublishing},
+		{"partial", written(lake.StatePartial), lake.ReasonPartial},
+		{"own input changed", with(func(m *lake.Manifest) { m.Inputs = []lake.Input{{Key: in[0].Key, Size: 11, ETag: "e3"}} }), lake.ReasonInputsChanged},
+		{"tail file arrived", with(func(m *lake.Manifest) { m.Tail = nil }), lake.ReasonNeighbourChanged},
+		{"tail file changed", with(func(m *lake.Manifest) { m.Tail = []lake.Input{{Key: tail[0].Key, Size: 7, ETag: "other"}} }), lake.ReasonNeighbourChanged},
+		{"written before fingerprints", with(func(m *lake.Manifest) { m.Settings, m.Fingerprint, m.Tail = nil, "", nil }), lake.ReasonSettingsChanged},
+		{"other event sources", with(func(m *lake.Manifest) { m.Settings.EventSources = []string{"s3.amazonaws.com"} }), lake.ReasonSettingsChanged},
+		{"other schema", with(func(m *lake.Manifest) { m.Settings.SchemaHash = "s0" }), lake.ReasonSettingsChanged},
+		{"older decoder", with(func(m *lake.Manifest) { m.Settings.DecoderVersion = 0 }), lake.ReasonSettingsChanged},
+		{"digests verified", with(func(m *lake.Manifest) { m.Settings.VerifyDigests = true }), lake.ReasonSettingsChanged},
+		{"other file size", with(func(m *lake.Manifest) { m.Settings.MaxRowsPerFile = 10 }), lake.ReasonSettingsChanged},
+		{"fingerprint edited", with(func(m *lake.Manifest) { m.Fingerprint = "sha256:00" }), lake.ReasonSettingsChanged},
+	} {
+		if got := c.m.Stale(src); got != c.want {
+			t.Errorf("%s: Stale = %q, want %q", c.name, got, c.want)
+		}
+	}
+	// Empty and absent event-source lists are the same setting.
+	empty := *src
+	empty.Settings.EventSources = []string{}
+	if got := written(lake.StateComplete).Stale(&empty); got != lake.ReasonUnchanged {
+		t.Errorf("empty event sources: Stale = %q", got)
+	}
+}
+
+// TestManifestRecordsSources: a published day's manifest holds its tail, settings and
+// fingerprint, and a run with the same sources finds it unchanged.
+func TestManifestRecordsSources(t *testing.T) {
+	ctx := context.Background()
+	dest, _ := localDest(t)
+	w := &lake.Writer{Dest: dest, Version: "test"}
+	d := dayOf("2024-03-02")
+	src := &lake.Sources{
+		Inputs:   []lake.Input{{Key: "AWSLogs/1/CloudTrail/r/2024/03/02/a.json.gz", Size: 10, ETag: "e1"}},
+		Tail:     []lake.Input{{Key: "AWSLogs/1/CloudTrail/r/2024/03/01/z.json.gz", Size: 7, ETag: "e2"}},
+		Settings: lake.Settings{EventSources: []string{"x.amazonaws.com"}, SchemaHash: "h", DecoderVersion: 3, VerifyDigests: true, MaxRowsPerFile: 5},
+	}
+	if _, err := w.PublishDay(ctx, d, src, true, rowsTable(mk("a", "2024-03-02", 1))); err != nil {
+		t.Fatal(err)
+	}
+	m, err := w.ReadManifest(ctx, d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(m.Tail, src.Tail) || m.Settings == nil || m.Settings.DecoderVersion != 3 || !m.Settings.VerifyDigests ||
+		m.Fingerprint == "" || !strings.HasPrefix(m.Fingerprint, "sha256:") {
+		t.Fatalf("manifest does not record the sources: %+v", m)
+	}
+	if got := m.Stale(src); got != lake.ReasonUnchanged {
+		t.Errorf("Stale after publishing = %q", got)
+	}
 }

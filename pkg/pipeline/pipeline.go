@@ -14,15 +14,19 @@ package pipeline
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
+	"path"
 	"runtime"
 	"slices"
 	"strings"
 	"sync"
 	"time"
 
+	"github.com/parquet-go/parquet-go"
 	"golang.org/x/sync/errgroup"
 
 	"github.com/marketrail/marketrail/pkg/digest"
@@ -67,6 +71,7 @@ type Config struct {
 	// fails, the run goes on and the report says signatures were not checked.
 	FetchDigestKeys func(ctx context.Context, regions []string, start, end time.Time) (digest.KeySet, error)
 	audit           *digest.Auditor
+	settings        lake.Settings // what shapes the output, recorded in day manifests
 
 	// Progress, if set, is told how the run advances.
 	Progress Progress
@@ -145,12 +150,44 @@ func (cfg *Config) defaults() {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
+	cfg.settings = Settings(cfg)
+}
+
+// Settings returns what shapes a run's output beside its inputs, as day manifests record
+// it: a day written with other settings is written again.
+func Settings(cfg *Config) lake.Settings {
+	var sources []string
+	if cfg.EventSources != nil {
+		sources = slices.Compact(slices.Sorted(slices.Values(cfg.EventSources)))
+	}
+	maxRows := cfg.MaxRowsFile
+	if maxRows <= 0 {
+		maxRows = lake.DefaultMaxRowsPerFile
+	}
+	return lake.Settings{
+		EventSources:   sources,
+		SchemaHash:     SchemaHash(),
+		DecoderVersion: marketplace.DecoderVersion,
+		VerifyDigests:  cfg.VerifyDigests,
+		MaxRowsPerFile: maxRows,
+	}
+}
+
+// SchemaHash hashes the Parquet schemas of the tables, as the lake writes them: a new or
+// changed column changes it, with nothing to remember to bump.
+func SchemaHash() string {
+	h := sha256.New()
+	for _, t := range marketplace.Tables() {
+		fmt.Fprintf(h, "%s\n%s\n", t.Name, parquet.SchemaOf(t.Row))
+	}
+	return hex.EncodeToString(h.Sum(nil)[:16])
 }
 
 // job is one log file to read.
 type job struct {
-	day trail.Day
-	obj source.Object
+	day  trail.Day // the delivery day the job is for
+	obj  source.Object
+	tail bool // obj is in the tail of the day before day: read only for its eventIDs
 }
 
 // message is what the lister and the workers tell the collector.
@@ -161,13 +198,25 @@ type message struct {
 	key     string        // the skipped object
 	result  *objectResult // a worker finished a log file
 	end     string        // the day needs no (more) work: report.ActionUnchanged or ActionPlanned
+	reason  string        // with end: why (lake.Reason*)
 }
 
 // dayPlan is what a day's listing says.
 type dayPlan struct {
-	inputs []lake.Input // every object of the day's folders, sorted by key
-	files  int          // log files to read
-	bytes  int64        // their size
+	sources lake.Sources // every object of the day's folders and of the day before's tail
+	reason  string       // why the day is written (lake.Reason*)
+	files   int          // log files to read
+	bytes   int64        // their size
+	// The day before's tail: its log files read by this day's own tail jobs (tailReads,
+	// tailBytes), or, when tailShared, by the day before's own jobs in this same run.
+	tailShared bool
+	tailReads  int
+	tailBytes  int64
+	tailUnread []string // tail log files that cannot be read (archived)
+	// ownTail is how many of this day's log files are in its own tail, for the next day to
+	// share when nextShares (the next day follows in this run).
+	ownTail    int
+	nextShares bool
 }
 
 func run(ctx context.Context, cfg Config, rep *report.Report) error {
@@ -222,15 +271,19 @@ func run(ctx context.Context, cfg Config, rep *report.Report) error {
 	g.Go(func() error {
 		defer producers.Done()
 		defer close(jobs)
-		for _, d := range days {
+		var prev *listing
+		for i, d := range days {
 			select {
 			case slots <- struct{}{}:
 			case <-ctx.Done():
 				return ctx.Err()
 			}
-			if err := listDay(ctx, &cfg, writer, folders, d, send, jobs); err != nil {
+			next := i+1 < len(days) && days[i+1] == d.AddDays(1)
+			cur, err := listDay(ctx, &cfg, writer, folders, d, prev, next, send, jobs)
+			if err != nil {
 				return err
 			}
+			prev = cur
 		}
 		return nil
 	})
@@ -268,6 +321,9 @@ func run(ctx context.Context, cfg Config, rep *report.Report) error {
 	// has its own manifest), and at most DaysInFlight are between listing and published.
 	g.Go(func() error {
 		states := map[trail.Day]*dayState{}
+		// tails gathers the eventIDs of each day's tail, keyed by the day after it (the day
+		// whose copies they drop).
+		tails := map[trail.Day]*tailState{}
 		defer func() { // days that will not be published now: their spill files go
 			for _, st := range states {
 				st.spill.remove()
@@ -310,16 +366,31 @@ func run(ctx context.Context, cfg Config, rep *report.Report) error {
 			}
 			switch {
 			case m.end != "":
-				st.rep.Action = m.end
+				st.rep.Action, st.rep.Reason = m.end, m.reason
 				st.done = true
 				if m.end == report.ActionPlanned {
 					st.rep.ObjectsListed += int64(st.plan.files)
-					st.rep.PlannedReads, st.rep.PlannedBytes = int64(st.plan.files), st.plan.bytes
+					st.rep.PlannedReads = int64(st.plan.files + st.plan.tailReads)
+					st.rep.PlannedBytes = st.plan.bytes + st.plan.tailBytes
+				}
+				delete(tails, m.day) // a day not read needs no tail
+				if m.end == report.ActionUnchanged {
+					delete(tails, m.day.AddDays(1))
 				}
 			case m.begin != nil:
 				st.plan = m.begin
+				st.rep.Reason = m.begin.reason
+				if !m.begin.tailShared {
+					tails[m.day] = &tailState{want: m.begin.tailReads}
+				}
+				if t := tails[m.day]; t != nil {
+					t.unread = append(t.unread, m.begin.tailUnread...)
+				}
+				if m.begin.nextShares {
+					tails[m.day.AddDays(1)] = &tailState{want: m.begin.ownTail}
+				}
 				if cfg.Progress != nil {
-					cfg.Progress.Listed(m.day, m.begin.files, m.begin.bytes)
+					cfg.Progress.Listed(m.day, m.begin.files+m.begin.tailReads, m.begin.bytes+m.begin.tailBytes)
 				}
 			case m.skipped != "":
 				st.rep.ObjectsListed++
@@ -327,9 +398,19 @@ func run(ctx context.Context, cfg Config, rep *report.Report) error {
 				if m.skipped == source.SkipArchived {
 					st.archived(m.key, log)
 				}
+			case m.result != nil && m.result.tail:
+				// A file of the day before's tail, read for this day alone.
+				tails[m.day].add(m.result)
+				st.tailRead(m.result, log)
+				if cfg.Progress != nil {
+					cfg.Progress.Read(m.result.bytesRead, 0)
+				}
 			case m.result != nil:
 				if err := st.add(m.result, log); err != nil {
 					return err
+				}
+				if t := tails[m.day.AddDays(1)]; t != nil && trail.InTail(path.Base(m.result.key), m.day) {
+					t.add(m.result) // shared with the next day
 				}
 				if cfg.Progress != nil {
 					var events int
@@ -339,8 +420,16 @@ func run(ctx context.Context, cfg Config, rep *report.Report) error {
 					cfg.Progress.Read(m.result.bytesRead, events)
 				}
 			}
-			if st.plan != nil && st.received == st.plan.files && !st.done && !cfg.DryRun {
-				delete(states, m.day)
+			// A result of this day's tail may complete the next day too.
+			for _, day := range []trail.Day{m.day, m.day.AddDays(1)} {
+				st := states[day]
+				t := tails[day]
+				if st == nil || st.plan == nil || st.received != st.plan.files || st.done || cfg.DryRun || t == nil || t.got < t.want {
+					continue
+				}
+				delete(states, day)
+				delete(tails, day)
+				st.tail = t
 				publishing++
 				g.Go(func() error {
 					if err := publish(ctx, writer, st.day, st, log); err != nil {
@@ -354,9 +443,8 @@ func run(ctx context.Context, cfg Config, rep *report.Report) error {
 						return ctx.Err()
 					}
 				})
-				continue
 			}
-			if st.done {
+			if st := states[m.day]; st != nil && st.done {
 				delete(states, m.day)
 				finish(st)
 			}
@@ -366,39 +454,96 @@ func run(ctx context.Context, cfg Config, rep *report.Report) error {
 	return g.Wait()
 }
 
-// listDay lists delivery day d and tells the collector what to do with it: nothing, when
-// its manifest says it is complete and its inputs are unchanged (unless forced); only count,
-// in a dry run; else read its log files.
-func listDay(ctx context.Context, cfg *Config, w *lake.Writer, folders []trail.Folder, d trail.Day, send func(message) error, jobs chan<- job) error {
+// listing is one delivery day's listing, kept for the next day's tail.
+type listing struct {
+	day  trail.Day
+	objs []source.Object // sorted by key
+	read bool            // the day's log files are read (or, in a dry run, planned) in this run
+}
+
+// list lists delivery day d's folders, sorted by key.
+func list(ctx context.Context, cfg *Config, folders []trail.Folder, d trail.Day) ([]source.Object, error) {
 	var objs []source.Object
 	err := source.ListDay(ctx, cfg.Source, folders, d, cfg.Listings, func(o source.Object) error {
 		objs = append(objs, o)
 		return nil
 	})
 	if err != nil {
-		return err
+		return nil, err
 	}
 	slices.SortFunc(objs, func(a, b source.Object) int { return strings.Compare(a.Key, b.Key) })
-	plan := &dayPlan{inputs: make([]lake.Input, len(objs))}
+	return objs, nil
+}
+
+// inTail reports whether o, listed in its day's folder, is a log file of that day's tail.
+func inTail(o source.Object) bool {
+	return (o.Skip == "" || o.Skip == source.SkipArchived) && trail.InTail(path.Base(o.Key), o.Day)
+}
+
+// listDay lists delivery day d, and the tail of the day before it (from prev, when that is
+// the day before's listing, else from the source), and tells the collector what to do with
+// d: nothing, when its manifest says it is complete and made from the same sources (unless
+// forced); only count, in a dry run; else read its log files, and those of the day
+// before's tail that this run does not read anyway. next says whether the day after d
+// follows it in this run, to share d's tail.
+func listDay(ctx context.Context, cfg *Config, w *lake.Writer, folders []trail.Folder, d trail.Day, prev *listing, next bool, send func(message) error, jobs chan<- job) (*listing, error) {
+	objs, err := list(ctx, cfg, folders, d)
+	if err != nil {
+		return nil, err
+	}
+	cur := &listing{day: d, objs: objs}
+	shared := prev != nil && prev.day == d.AddDays(-1) && prev.read
+	var before []source.Object
+	if prev != nil && prev.day == d.AddDays(-1) {
+		before = prev.objs
+	} else if before, err = list(ctx, cfg, folders, d.AddDays(-1)); err != nil {
+		return nil, err
+	}
+	plan := &dayPlan{tailShared: shared, nextShares: next}
+	plan.sources.Settings = cfg.settings
+	plan.sources.Inputs = make([]lake.Input, len(objs))
 	for i, o := range objs {
-		plan.inputs[i] = lake.Input{Key: o.Key, Size: o.Size, ETag: o.ETag}
+		plan.sources.Inputs[i] = lake.Input{Key: o.Key, Size: o.Size, ETag: o.ETag}
 		if o.Skip == "" {
 			plan.files++
 			plan.bytes += o.Size
+			if inTail(o) {
+				plan.ownTail++
+			}
 		}
 	}
+	var tailJobs []source.Object
+	plan.sources.Tail = []lake.Input{}
+	for _, o := range before {
+		if !inTail(o) {
+			continue
+		}
+		plan.sources.Tail = append(plan.sources.Tail, lake.Input{Key: o.Key, Size: o.Size, ETag: o.ETag})
+		switch {
+		case o.Skip != "": // archived
+			if !shared { // else the day before's own reads report it
+				plan.tailUnread = append(plan.tailUnread, o.Key)
+			}
+		case !shared:
+			tailJobs = append(tailJobs, o)
+			plan.tailReads++
+			plan.tailBytes += o.Size
+		}
+	}
+	plan.reason = lake.ReasonForced
 	if !cfg.Force {
 		m, err := w.ReadManifest(ctx, d)
 		if err != nil {
-			return err
+			return nil, err
 		}
-		if m.Unchanged(plan.inputs) {
+		if plan.reason = m.Stale(&plan.sources); plan.reason == lake.ReasonUnchanged {
 			cfg.Logger.Info("delivery day unchanged since it was written: skipped (--force runs it again)", "delivery_day", d.String())
-			return send(message{day: d, end: report.ActionUnchanged})
+			return cur, send(message{day: d, end: report.ActionUnchanged, reason: plan.reason})
 		}
 	}
+	cur.read = true
 	if err := send(message{day: d, begin: plan}); err != nil {
-		return err
+		return nil, err
 	}
 	if cfg.audit != nil {
 		cfg.audit.DayRead(d)
@@ -408,24 +553,55 @@ func listDay(ctx context.Context, cfg *Config, w *lake.Writer, folders []trail.F
 	for _, o := range objs {
 		if o.Skip != "" {
 			if err := send(message{day: d, skipped: o.Skip, key: o.Key}); err != nil {
-				return err
+				return nil, err
 			}
 		}
 	}
+	if cfg.DryRun {
+		return cur, send(message{day: d, end: report.ActionPlanned, reason: plan.reason})
+	}
+	for _, j := range tailJobs {
+		select {
+		case jobs <- job{day: d, obj: j, tail: true}:
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+	}
 	for _, o := range objs {
-		if o.Skip != "" || cfg.DryRun {
+		if o.Skip != "" {
 			continue
 		}
 		select {
-		case jobs <- job{d, o}:
+		case jobs <- job{day: d, obj: o}:
 		case <-ctx.Done():
-			return ctx.Err()
+			return nil, ctx.Err()
 		}
 	}
-	if cfg.DryRun {
-		return send(message{day: d, end: report.ActionPlanned})
+	return cur, nil
+}
+
+// tailState gathers the eventIDs of a delivery day's tail: the events the next day drops.
+type tailState struct {
+	want, got int                 // tail log files to hear from, and heard from
+	ids       map[string]struct{} // eventIDs of the events read from them
+	unread    []string            // tail log files that could not be read: the next day is partial
+}
+
+// add takes in the result of reading one tail log file.
+func (t *tailState) add(r *objectResult) {
+	t.got++
+	if r.err != nil {
+		t.unread = append(t.unread, r.key)
+		return
 	}
-	return nil
+	for i := range r.file.Events {
+		if id := r.file.Events[i].EventID; id != nil {
+			if t.ids == nil {
+				t.ids = map[string]struct{}{}
+			}
+			t.ids[*id] = struct{}{}
+		}
+	}
 }
 
 // dayState gathers one delivery day's results in the collector.
@@ -439,6 +615,22 @@ type dayState struct {
 	events      [][]marketplace.Event // each log file's events, in record order
 	quarantined []Quarantined         // their bytes are in spill
 	spill       spill
+	tail        *tailState // the day before's tail, once complete
+}
+
+// tailRead counts a log file of the day before's tail that this day read itself.
+func (st *dayState) tailRead(r *objectResult, log *slog.Logger) {
+	switch {
+	case errors.Is(r.err, storage.ErrArchived):
+		st.archived(r.key, log)
+	case r.err != nil:
+		st.rep.ObjectsFailed++
+		st.rep.Failures = append(st.rep.Failures, report.Failure{Key: r.key, Reason: "in the previous delivery day's tail: " + r.err.Error()})
+		log.Error("object of the previous day's tail failed: the day is partial, and dropped none of its events on its account", "key", r.key, "delivery_day", st.day.String(), "error", r.err.Error())
+	default:
+		st.rep.TailFilesRead++
+		st.rep.BytesRead += r.bytesRead
+	}
 }
 
 // add takes in one log file's results; it fails only when the day's quarantined records
@@ -504,6 +696,8 @@ func publish(ctx context.Context, w *lake.Writer, d trail.Day, st *dayState, log
 		all = append(all, f...)
 	}
 	st.events = nil
+	all, redelivered := DropTail(all, st.tail.ids)
+	st.rep.RedeliveriesDropped = int64(redelivered)
 	events, dropped := Dedup(all)
 	st.rep.DuplicatesDropped = int64(dropped)
 	rows := 0
@@ -518,7 +712,10 @@ func publish(ctx context.Context, w *lake.Writer, d trail.Day, st *dayState, log
 		}
 		st.rep.UsageUnparsed += int64(events[i].Notes.UnparsedUsage)
 	}
-	complete := st.rep.ObjectsFailed == 0 && st.rep.ObjectsSkipped[source.SkipArchived] == 0
+	complete := st.rep.ObjectsFailed == 0 && st.rep.ObjectsSkipped[source.SkipArchived] == 0 && len(st.tail.unread) == 0
+	for _, k := range st.tail.unread {
+		log.Warn("the previous delivery day's tail could not be read: the day is partial and runs again next time", "delivery_day", d.String(), "key", k)
+	}
 	// The report's list in the quarantine file's order: by key (as the spill reads its
 	// segments), then record.
 	slices.SortFunc(st.quarantined, func(a, b Quarantined) int {
@@ -533,7 +730,7 @@ func publish(ctx context.Context, w *lake.Writer, d trail.Day, st *dayState, log
 	quarantined := len(st.quarantined)
 	st.quarantined = nil
 	defer st.spill.remove()
-	res, err := w.PublishDay(ctx, d, st.plan.inputs, complete, lake.Quarantine(quarantined, st.spill.lines),
+	res, err := w.PublishDay(ctx, d, &st.plan.sources, complete, lake.Quarantine(quarantined, st.spill.lines),
 		lake.NewTable(marketplace.TableEvents, events, (*marketplace.Event).EventDate, compareEvents, "event_time"),
 		lake.NewTable(marketplace.TableMetering, metering, (*marketplace.MeteringRecord).EventDate, compareMetering, "event_time"))
 	if err != nil {
@@ -551,9 +748,32 @@ func publish(ctx context.Context, w *lake.Writer, d trail.Day, st *dayState, log
 	}
 	slices.SortFunc(st.rep.Failures, func(a, b report.Failure) int { return strings.Compare(a.Key, b.Key) })
 	log.Info("delivery day written", "delivery_day", d.String(), "objects", st.rep.ObjectsListed,
-		"events", len(events), "metering_records", len(metering), "duplicates", dropped,
+		"events", len(events), "metering_records", len(metering), "duplicates", dropped, "redeliveries", redelivered,
 		"failed", st.rep.ObjectsFailed, "quarantined", st.rep.RecordsQuarantined, "files", len(res.Files))
 	return nil
+}
+
+// DropTail drops the events whose eventID is in tail, the eventIDs of the previous delivery
+// day's tail: CloudTrail delivers some events again in the next day's first files, and the
+// earlier delivery wins. Events without an eventID are never dropped. It keeps the order
+// of events and returns the kept events and how many it dropped.
+func DropTail(events []marketplace.Event, tail map[string]struct{}) ([]marketplace.Event, int) {
+	if len(tail) == 0 {
+		return events, 0
+	}
+	kept := 0
+	for i := range events {
+		if id := events[i].EventID; id != nil {
+			if _, dup := tail[*id]; dup {
+				continue
+			}
+		}
+		if kept != i {
+			events[kept] = events[i]
+		}
+		kept++
+	}
+	return events[:kept], len(events) - kept
 }
 
 // Dedup keeps one copy of each eventID: the one from the smallest source key (then the

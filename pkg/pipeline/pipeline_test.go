@@ -358,7 +358,8 @@ func TestResume(t *testing.T) {
 		return err
 	})
 	late := `{"Records":[{"eventVersion":"1.08","eventTime":"` + mid.String() + `T23:59:00Z","eventSource":"agreement-marketplace.amazonaws.com","eventName":"CancelAgreement","eventID":"late-delivery-1","awsRegion":"us-east-1","requestParameters":{"agreementId":"agmt-late"}}]}`
-	os.WriteFile(filepath.Join(folder, "late_CloudTrail.json"), []byte(late), 0o644)
+	// Stamped at noon, it is not in the day's tail: the next day does not depend on it.
+	os.WriteFile(filepath.Join(folder, "111122223333_CloudTrail_us-east-1_"+strings.ReplaceAll(mid.String(), "-", "")+"T1200Z_late.json"), []byte(late), 0o644)
 	rep = run(t, src, dest, from, to, nil)
 	if rep.DaysWritten != 1 || rep.DaysUnchanged != 2 || rep.Days[1].Action != report.ActionWritten {
 		t.Errorf("after a late delivery: %d written, %d unchanged; want the middle day only", rep.DaysWritten, rep.DaysUnchanged)
@@ -368,14 +369,15 @@ func TestResume(t *testing.T) {
 		t.Errorf("after a late delivery: %d rows, want %d with the late event", len(got), len(want)+1)
 	}
 	// A day with a failed object is written but not complete: the next run reads it again.
-	os.WriteFile(filepath.Join(folder, "broken_CloudTrail.json.gz"), []byte("not gzip"), 0o644)
+	broken := filepath.Join(folder, "111122223333_CloudTrail_us-east-1_"+strings.ReplaceAll(mid.String(), "-", "")+"T1300Z_broken.json.gz")
+	os.WriteFile(broken, []byte("not gzip"), 0o644)
 	if rep = run(t, src, dest, from, to, nil); rep.DaysWritten != 1 || rep.ExitCode != report.ExitObjectsFail {
 		t.Errorf("with a broken object: %d written, exit %d", rep.DaysWritten, rep.ExitCode)
 	}
 	if rep = run(t, src, dest, from, to, func(c *pipeline.Config) { c.MaxFailed = 1 }); rep.DaysWritten != 1 || rep.ExitCode != 0 || rep.Totals.ObjectsFailed != 1 {
 		t.Errorf("again, --max-failed 1: %d written, exit %d, %d failed; want 1, 0, 1", rep.DaysWritten, rep.ExitCode, rep.Totals.ObjectsFailed)
 	}
-	os.Remove(filepath.Join(folder, "broken_CloudTrail.json.gz"))
+	os.Remove(broken)
 	run(t, src, dest, from, to, nil)
 	if rep = run(t, src, dest, from, to, nil); rep.DaysUnchanged != 3 {
 		t.Errorf("once repaired, the day should be complete: %d unchanged", rep.DaysUnchanged)

@@ -205,6 +205,7 @@ func newWorker(src storage.Storage, sources []string) *worker {
 // objectResult is what one object gave. When err is set, the object contributes nothing.
 type objectResult struct {
 	key       string
+	tail      bool // the job read it for the next delivery day's tail (job.tail)
 	err       error
 	bytesRead int64
 	file      *FileResult
@@ -215,13 +216,13 @@ type objectResult struct {
 // retried read is counted once.
 func (w *worker) process(ctx context.Context, j job) *objectResult {
 	key := j.obj.Key
-	res := &objectResult{key: key}
+	res := &objectResult{key: key, tail: j.tail}
 	var sum []byte // with an audit, the SHA-256 of the content, from scratch on each read
 	err := w.src.Load(ctx, key, func(body io.Reader) error {
 		in := &countingReader{r: body}
-		w.x.SetDeliveryDay(j.day)
+		w.x.SetDeliveryDay(j.obj.Day)
 		var h hash.Hash
-		if w.audit != nil {
+		if w.audit != nil && !j.tail {
 			// The digest's hash is of the content the extractor inflates anyway: tap it.
 			h = sha256.New()
 			w.x.reader.SetTap(h)
@@ -241,7 +242,7 @@ func (w *worker) process(ctx context.Context, j job) *objectResult {
 		return err
 	})
 	if err != nil {
-		return &objectResult{key: key, err: err}
+		return &objectResult{key: key, tail: j.tail, err: err}
 	}
 	if w.audit != nil && sum != nil {
 		// Every row of the file carries what the digests say of it.

@@ -79,11 +79,17 @@ type Counts struct {
 	RecordsQuarantined int64            `json:"records_quarantined"` // selected records that could not become rows, kept raw in the quarantine; see quarantined
 	RecordsSkipped     map[string]int64 `json:"records_skipped"`     // records too large or too deep to read that the filter did not select, by reason
 	DuplicatesDropped  int64            `json:"duplicates_dropped"`  // copies of an eventID already seen that day
-	TextRepaired       int64            `json:"text_repaired"`       // events whose text held invalid UTF-8, replaced by U+FFFD
-	UsageUnparsed      int64            `json:"usage_unparsed"`      // metering usage timestamps or quantities kept as null because they could not be parsed
-	RowsWritten        map[string]int64 `json:"rows_written"`        // rows per table
-	PlannedReads       int64            `json:"planned_reads"`       // dry run: log files a run would read (one GET each)
-	PlannedBytes       int64            `json:"planned_bytes"`       // dry run: their size in bytes
+	// RedeliveriesDropped counts events dropped because the previous delivery day's tail
+	// (its log files from 23:00Z on) holds their eventID: CloudTrail delivered them again.
+	RedeliveriesDropped int64 `json:"redeliveries_dropped"`
+	// TailFilesRead counts log files of the previous delivery day's tail read for this day
+	// alone (when the previous day is read in the same run, its own reads serve).
+	TailFilesRead int64            `json:"tail_files_read"`
+	TextRepaired  int64            `json:"text_repaired"`  // events whose text held invalid UTF-8, replaced by U+FFFD
+	UsageUnparsed int64            `json:"usage_unparsed"` // metering usage timestamps or quantities kept as null because they could not be parsed
+	RowsWritten   map[string]int64 `json:"rows_written"`   // rows per table
+	PlannedReads  int64            `json:"planned_reads"`  // dry run: log files a run would read (one GET each)
+	PlannedBytes  int64            `json:"planned_bytes"`  // dry run: their size in bytes
 }
 
 // Add adds o to c.
@@ -97,6 +103,8 @@ func (c *Counts) Add(o Counts) {
 	c.EventsMatched += o.EventsMatched
 	c.RecordsQuarantined += o.RecordsQuarantined
 	c.DuplicatesDropped += o.DuplicatesDropped
+	c.RedeliveriesDropped += o.RedeliveriesDropped
+	c.TailFilesRead += o.TailFilesRead
 	c.TextRepaired += o.TextRepaired
 	c.UsageUnparsed += o.UsageUnparsed
 	c.PlannedReads += o.PlannedReads
@@ -120,6 +128,9 @@ func addMap(dst, src map[string]int64) map[string]int64 {
 type Day struct {
 	DeliveryDay string `json:"delivery_day"` // YYYY-MM-DD
 	Action      string `json:"action"`       // written, unchanged or planned
+	// Reason says why the day was written or planned (new, inputs_changed,
+	// neighbour_changed, settings_changed, partial, publishing, forced), or unchanged.
+	Reason string `json:"reason"`
 	Counts
 	Failures    []Failure                   `json:"failures"`    // objects that failed, with why
 	Archived    []string                    `json:"archived"`    // objects a read found archived (skipped as "archived"), sorted

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 )
 
 // Root is the folder every trail writes below, after the bucket's optional prefix.
@@ -177,4 +178,46 @@ func Classify(name string) string {
 		return SkipNotLogFile
 	}
 	return ""
+}
+
+// TailStart is the time of day from which a delivery day's log files form its tail: the
+// files that may hold events CloudTrail delivers again, just after midnight, in the next
+// day's first files.
+const TailStart = 23 * time.Hour
+
+// NameTime returns the timestamp CloudTrail puts in a log file's name: the last
+// YYYYMMDDTHHMMZ in it (ACCOUNT_CloudTrail_REGION_20240301T2355Z_RANDOM.json.gz). ok is
+// false when the name holds no such valid timestamp.
+func NameTime(name string) (t time.Time, ok bool) {
+	const n = len("20060102T1504Z")
+	for i := len(name) - n; i >= 0; i-- {
+		if name[i+8] != 'T' || name[i+13] != 'Z' {
+			continue
+		}
+		s := name[i : i+n]
+		if !digitsAt(s, 0, 8) || !digitsAt(s, 9, 13) {
+			continue
+		}
+		if t, err := time.Parse("20060102T1504Z", s); err == nil {
+			return t, true
+		}
+	}
+	return time.Time{}, false
+}
+
+func digitsAt(s string, from, to int) bool {
+	for i := from; i < to; i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return false
+		}
+	}
+	return true
+}
+
+// InTail reports whether the log file name, found in delivery day d's folder, is part of
+// d's tail: its name's timestamp (NameTime) is at or after 23:00Z on d, or it has none (a
+// file whose time is unknown may be the last of the day).
+func InTail(name string, d Day) bool {
+	t, ok := NameTime(name)
+	return !ok || !t.Before(d.Time().Add(TailStart))
 }

@@ -132,3 +132,63 @@ func FuzzParseKey(f *testing.F) {
 		}
 	})
 }
+
+func TestNameTimeAndTail(t *testing.T) {
+	d := Day{2024, time.March, 1}
+	for _, c := range []struct {
+		name string
+		want string // RFC 3339, "" for none
+		tail bool
+	}{
+		{"111122223333_CloudTrail_us-east-1_20240301T2355Z_AbCd.json.gz", "2024-03-01T23:55:00Z", true},
+		{"111122223333_CloudTrail_us-east-1_20240301T2300Z_AbCd.json.gz", "2024-03-01T23:00:00Z", true},
+		{"111122223333_CloudTrail_us-east-1_20240301T2259Z_AbCd.json.gz", "2024-03-01T22:59:00Z", false},
+		{"111122223333_CloudTrail_us-east-1_20240301T0005Z_AbCd.json.gz", "2024-03-01T00:05:00Z", false},
+		// A later day's stamp in this day's folder is after 23:00 on it.
+		{"111122223333_CloudTrail_us-east-1_20240302T0001Z_AbCd.json.gz", "2024-03-02T00:01:00Z", true},
+		// The last stamp counts: the random part may look like one.
+		{"x_20240301T2350Z_20240301T0100Z.json.gz", "2024-03-01T01:00:00Z", false},
+		{"x_20240301T0100Z_20240301T2350Z.json.gz", "2024-03-01T23:50:00Z", true},
+		// A stamp that is not a time is no stamp.
+		{"x_20240301T2599Z.json.gz", "", true},
+		{"x_20241301T0100Z.json.gz", "", true},
+		{"export.json.gz", "", true},
+		{"", "", true},
+		{"20240301T0100Z", "2024-03-01T01:00:00Z", false},
+	} {
+		got, ok := NameTime(c.name)
+		switch {
+		case c.want == "" && ok:
+			t.Errorf("NameTime(%q) = %v, want none", c.name, got)
+		case c.want != "" && (!ok || got.Format(time.RFC3339) != c.want):
+			t.Errorf("NameTime(%q) = %v, %v, want %s", c.name, got, ok, c.want)
+		}
+		if tail := InTail(c.name, d); tail != c.tail {
+			t.Errorf("InTail(%q, %s) = %v, want %v", c.name, d, tail, c.tail)
+		}
+	}
+}
+
+// FuzzNameTime checks that a timestamp NameTime finds is really written in the name, and is
+// the last one there.
+func FuzzNameTime(f *testing.F) {
+	f.Add("111122223333_CloudTrail_us-east-1_20240301T2355Z_AbCd.json.gz")
+	f.Add("x_20240301T2350Z_20240301T0100Z.json.gz")
+	f.Add("20241301T0100Z")
+	f.Fuzz(func(t *testing.T, name string) {
+		got, ok := NameTime(name)
+		if !ok {
+			return
+		}
+		s := got.Format("20060102T1504Z")
+		i := strings.LastIndex(name, s)
+		if i < 0 {
+			t.Fatalf("NameTime(%q) = %s, not in the name", name, s)
+		}
+		for j := i + 1; j+len(s) <= len(name); j++ {
+			if u, err := time.Parse("20060102T1504Z", name[j:j+len(s)]); err == nil && name[j+8] == 'T' {
+				t.Fatalf("NameTime(%q) = %s, but %s comes later", name, s, u)
+			}
+		}
+	})
+}
