@@ -65,10 +65,10 @@ const DefaultMaxRowsPerFile = 1_000_000
 
 // Manifest records what one delivery day wrote, and from what.
 type Manifest struct {
-	DeliveryDay string                      `json:"delivery_day"`
-	State       string                      `json:"state"`  // StatePublishing, StatePartial or StateComplete
-	Files       []string                    `json:"files"`  // every file the day owns, relative to the destination
-	Inputs      []Input                     `json:"inputs"` // the objects of the day's folders, sorted by key
+	DeliveryDay string   `json:"delivery_day"`
+	State       string   `json:"state"`  // StatePublishing, StatePartial or StateComplete
+	Files       []string `json:"files"`  // every file the day owns, relative to the destination
+	Inputs      []Input  `json:"inputs"` // the objects of the day's folders, sorted by key
 	// Tail is the previous delivery day's tail (its log files from 23:00Z on, see
 	// trail.InTail), sorted by key: the day's events whose eventID is there were dropped,
 	// so the day depends on these files too.
