@@ -65,6 +65,12 @@ type Config struct {
 	// DigestBackfill, with SignedDigests, leaves the earliest log file of each digested
 	// folder out of its hourly digest and lists it in a _backfill digest of the same hour.
 	DigestBackfill bool `json:"digest_backfill,omitempty"`
+	// Redeliveries is the share of the Marketplace events (with an eventID) of each folder's
+	// last log file of a day that CloudTrail delivers again at the start of the folder's
+	// first log file of the next day, as real trails do across midnight. The last file of a
+	// day is stamped after 23:00, so the second copies are in the next day's files and
+	// Manifest.Expected drops them.
+	Redeliveries float64 `json:"redeliveries,omitempty"`
 	// FastGzip compresses with gzip's fastest level: larger files, made sooner.
 	FastGzip bool `json:"fast_gzip,omitempty"`
 	// Specials adds the sample's hand-placed special cases (it needs Accounts >= 3,
@@ -145,6 +151,9 @@ func (c Config) Validate() error {
 	}
 	if c.MarketplaceRatio < 0 || c.MarketplaceRatio > 1 {
 		bad("MarketplaceRatio %v not in [0, 1]", c.MarketplaceRatio)
+	}
+	if c.Redeliveries < 0 || c.Redeliveries > 1 {
+		bad("Redeliveries %v not in [0, 1]", c.Redeliveries)
 	}
 	if c.DecoyRatio < 0 || c.DecoyRatio > 1 {
 		bad("DecoyRatio %v not in [0, 1]", c.DecoyRatio)

@@ -55,6 +55,9 @@ type batch struct {
 	n        int       // the number of records, for a regular batch
 	events   []event   // the records, for a hand-made batch
 	files    []*logFile
+	// again is the batch of the same folder's last file of the day before, some of whose
+	// Marketplace events this batch delivers again first (Config.Redeliveries).
+	again *batch
 }
 
 // otherObject is a non-log object: an Insights file or a stray object in a day folder.
@@ -257,9 +260,19 @@ func (g *generator) planRegular(pr *rand.Rand) {
 	}
 	lo := cfg.RecordsPerFile - cfg.RecordsPerFile/4
 	hi := cfg.RecordsPerFile + cfg.RecordsPerFile/4
+	type folderDay struct {
+		acct   int
+		region string
+		day    time.Time
+	}
+	last := map[folderDay]*batch{} // each folder's last batch of each day
 	for _, s := range slots {
 		if s.n == 0 {
 			continue
+		}
+		var before *batch
+		if cfg.Redeliveries > 0 {
+			before = last[folderDay{s.acct, s.region, s.day.AddDate(0, 0, -1)}]
 		}
 		interval := 24 * time.Hour / time.Duration(s.n)
 		for j := 0; j < s.n; j++ {
@@ -281,13 +294,35 @@ func (g *generator) planRegular(pr *rand.Rand) {
 				b.to = b.from.Add(time.Second)
 			}
 			b.files = g.trailFiles(pr, s.acct, s.region, at, true)
+			if j == 0 {
+				b.again = before
+			}
 			g.plan = append(g.plan, b)
+			last[folderDay{s.acct, s.region, s.day}] = b
 		}
 	}
 }
 
-// makeEvents draws a regular batch's records.
+// makeEvents draws a regular batch's records: first those of the day before's last batch
+// that it delivers again, if any, then its own.
 func (g *generator) makeEvents(b *batch) []event {
+	own := g.ownEvents(b)
+	if b.again == nil {
+		return own
+	}
+	r := newRNG(g.cfg.Seed, streamRedeliv+uint64(b.seq))
+	var evs []event
+	for _, e := range g.ownEvents(b.again) {
+		if e.cp != nil && e.id != "" && r.Float64() < g.cfg.Redeliveries {
+			e.tags = append(slices.Clip(e.tags), "redelivered")
+			evs = append(evs, e)
+		}
+	}
+	return append(evs, own...)
+}
+
+// ownEvents draws the records of a regular batch's own time range.
+func (g *generator) ownEvents(b *batch) []event {
 	r := newRNG(g.cfg.Seed, streamBatch+uint64(b.seq))
 	times := make([]time.Time, b.n)
 	for i := range times {

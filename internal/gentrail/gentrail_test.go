@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"reflect"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 	"testing"
@@ -740,6 +741,15 @@ func TestSample(t *testing.T) {
 		t.Errorf("decoy kinds found: %v, want all 4", kinds)
 	}
 
+	exp := m.Expected(m.Window.From, m.Window.To)
+	checkExpected(t, found, m)
+	t.Logf("sample: %d log files, %d objects, %d copies, %d expected in the window %s..%s, %d decoys",
+		logs, len(objs), len(m.Copies), len(exp), m.Window.From, m.Window.To, len(m.Decoys))
+}
+
+// checkExpected checks Manifest.Expected against the records as read back from the archive.
+func checkExpected(t *testing.T, found []recordCopy, m *gentrail.Manifest) {
+	t.Helper()
 	// Expected, computed again from the records: per delivery day in the window, one
 	// record per eventID, plus every record without one, less the records whose eventID
 	// the day before delivered in a file stamped 23:00 or later.
@@ -767,12 +777,9 @@ func TestSample(t *testing.T) {
 		}
 		seen[f.obj.day+id] = id != ""
 	}
-	exp := m.Expected(m.Window.From, m.Window.To)
-	if len(exp) != want {
+	if exp := m.Expected(m.Window.From, m.Window.To); len(exp) != want {
 		t.Errorf("Expected gives %d events; the records give %d", len(exp), want)
 	}
-	t.Logf("sample: %d log files, %d objects, %d copies, %d expected in the window %s..%s, %d decoys",
-		logs, len(objs), len(m.Copies), len(exp), m.Window.From, m.Window.To, len(m.Decoys))
 }
 
 // TestOtherConfigs checks archives of other shapes with the oracle: the special cases on a
@@ -785,10 +792,25 @@ func TestOtherConfigs(t *testing.T) {
 	perFolder.Specials = false
 	perFolder.Files, perFolder.FilesPerFolder, perFolder.RecordsPerFile = 0, 3, 5
 	perFolder.Regions, perFolder.Accounts, perFolder.DigestAccounts = 1, 5, 5
-	for name, cfg := range map[string]gentrail.Config{"large-specials": withSpecials, "per-folder": perFolder} {
+	redelivering := gentrail.Large(200)
+	redelivering.Redeliveries = 0.5
+	for name, cfg := range map[string]gentrail.Config{"large-specials": withSpecials, "per-folder": perFolder, "redeliveries": redelivering} {
 		t.Run(name, func(t *testing.T) {
 			dir, m := generate(t, cfg)
-			checkConsistent(t, readArchive(t, dir), m)
+			objs := readArchive(t, dir)
+			checkConsistent(t, objs, m)
+			checkExpected(t, marketplaceRecords(objs), m)
+			if name == "redeliveries" {
+				n := 0
+				for _, c := range m.Copies {
+					if slices.Contains(c.Tags, "redelivered") {
+						n++
+					}
+				}
+				if n < 10 {
+					t.Errorf("%d redelivered copies, want some", n)
+				}
+			}
 			if name == "per-folder" && m.LogFiles() != 3*6*3 { // 3 files x (5 accounts + 1 in both) x 3 days
 				t.Errorf("%d log files, want 54", m.LogFiles())
 			}

@@ -60,7 +60,8 @@ type Copy struct {
 	Variant string `json:"variant"`
 	// Tags are the special cases the copy belongs to: late (event_date before the
 	// delivery day), outside_window, duplicate_cross_trail, duplicate_same_folder,
-	// duplicate_cross_day, no_event_id, uncompressed, showcase.
+	// duplicate_cross_day, redelivered (delivered again after midnight, see
+	// Config.Redeliveries), no_event_id, uncompressed, showcase.
 	Tags []string `json:"tags,omitempty"`
 
 	// Identifiers the record carries, as written.

@@ -14,6 +14,7 @@ const (
 	streamPlan    = 2       // file names, delivery times, record counts
 	streamSpecial = 3       // the hand-placed special cases
 	streamDigest  = 4       // digest signatures
+	streamRedeliv = 2 << 32 // + batch number: which events it delivers again after midnight
 	streamBatch   = 1 << 32 // + batch number: the records of one regular batch
 )
 
