@@ -305,7 +305,7 @@ func run(ctx context.Context, cfg Config, rep *report.Report) error {
 			}
 			st := states[m.day]
 			if st == nil {
-				st = &dayState{day: m.day, rep: report.NewDay(m.day.String()), start: time.Now()}
+				st = &dayState{day: m.day, rep: report.NewDay(m.day.String()), start: time.Now(), countUnknown: selectsMarketplace(cfg.EventSources)}
 				states[m.day] = st
 			}
 			switch {
@@ -439,6 +439,9 @@ type dayState struct {
 	events      [][]marketplace.Event // each log file's events, in record order
 	quarantined []Quarantined         // their bytes are in spill
 	spill       spill
+	// countUnknown: count the written events of operations not in the table of known
+	// Marketplace operations (report.Counts.UnknownOperations).
+	countUnknown bool
 }
 
 // add takes in one log file's results; it fails only when the day's quarantined records
@@ -506,6 +509,9 @@ func publish(ctx context.Context, w *lake.Writer, d trail.Day, st *dayState, log
 	st.events = nil
 	events, dropped := Dedup(all)
 	st.rep.DuplicatesDropped = int64(dropped)
+	if st.countUnknown {
+		st.rep.UnknownOperations = unknownOperations(events)
+	}
 	rows := 0
 	for i := range events {
 		rows += len(events[i].Metering)
