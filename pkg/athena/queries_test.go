@@ -533,3 +533,25 @@ func TestMeteringRecordsMatchManifest(t *testing.T) {
 	}
 	equalRows(t, "metering_records", got, want)
 }
+
+// TestEventsLicenseMatchManifest: every events row's license_arn is the top-level licenseArn
+// the generator wrote into that record (ResolveCustomer's response), else null: never one of
+// BatchMeterUsage's per-record licences.
+func TestEventsLicenseMatchManifest(t *testing.T) {
+	dir, m := sample(t)
+	db := lake(t, dir)
+	got := rowsOf(t, db, `SELECT coalesce(event_id, 'NULL'), source_key, coalesce(license_arn, 'NULL'),
+		coalesce(customer_aws_account_id, 'NULL'), coalesce(product_code, 'NULL') FROM marketplace.events`)
+	var want [][]string
+	licensed := 0
+	for _, c := range m.Expected(m.Window.From, m.Window.To) {
+		want = append(want, []string{orNull(c.EventID), c.SourceKey, orNull(c.LicenseARN), orNull(c.CustomerAWSAccountID), orNull(c.ProductCode)})
+		if c.LicenseARN != "" {
+			licensed++
+		}
+	}
+	equalRows(t, "events license_arn", got, want)
+	if licensed == 0 {
+		t.Error("the sample has no event with a licenseArn: the column is not tested")
+	}
+}

@@ -47,9 +47,12 @@ func Operations(eventSource string) []string {
 	case SourceAgreement:
 		// AWS Marketplace Agreement Service, API version 2020-03-01: the operations its API
 		// reference lists (payment requests, cancellation requests, billing adjustments,
-		// entitlements) and those of its service model (approvals, contacts, CancelAgreementRequest);
+		// entitlements, invoice line items) and those of its service model (approvals,
+		// contacts, CancelAgreementRequest) and SDKs (ListAgreementPaymentRequests);
 		// ListAgreementCharges, SendAgreementCancellationRequest and UpdatePurchaseOrders are
-		// named by its access-control page ("Access control for the AWS Marketplace Agreement API").
+		// named by its access-control page ("Access control for the AWS Marketplace Agreement
+		// API"). Operations whose name could not be confirmed in a reference are left out:
+		// they show up as unknown until they are added here.
 		return []string{
 			"AcceptAgreementApproval",
 			"AcceptAgreementCancellationRequest",
@@ -71,6 +74,8 @@ func Operations(eventSource string) []string {
 			"GetBillingAdjustmentRequest",
 			"ListAgreementCancellationRequests",
 			"ListAgreementCharges",
+			"ListAgreementInvoiceLineItems",
+			"ListAgreementPaymentRequests",
 			"SearchAgreements",
 			"SendAgreementCancellationRequest",
 			"UpdatePurchaseOrders",
