@@ -306,7 +306,7 @@ func checkMetering(t *testing.T, c gentrail.Copy, r map[string]any) {
 			acct := str(um, "customerAWSAccountID") + str(um, "customerAWSAccountId")
 			if mm.CustomerIdentifier != str(um, "customerIdentifier") || mm.CustomerAWSAccountID != acct ||
 				mm.Dimension != str(um, "dimension") || string(um["quantity"].(json.Number)) != itoa(mm.Quantity) ||
-				mm.ProductCode != str(req, "productCode") {
+				mm.ProductCode != str(req, "productCode") || mm.LicenseARN != str(um, "licenseArn") {
 				t.Errorf("%s[%d]: usage record %d %v, manifest %+v", c.SourceKey, c.RecordIndex, i, um, mm)
 			}
 			ts, err := time.Parse("Jan 2, 2006 3:04:05 PM", str(um, "timestamp"))
@@ -332,7 +332,8 @@ func checkMetering(t *testing.T, c gentrail.Copy, r map[string]any) {
 		}
 	case "MeterUsage":
 		if len(c.Metering) != 1 || c.Metering[0].Dimension != str(req, "usageDimension") ||
-			itoa(c.Metering[0].Quantity) != string(req["usageQuantity"].(json.Number)) || c.Metering[0].ProductCode != str(req, "productCode") {
+			itoa(c.Metering[0].Quantity) != string(req["usageQuantity"].(json.Number)) || c.Metering[0].ProductCode != str(req, "productCode") ||
+			c.Metering[0].LicenseARN != "" {
 			t.Errorf("%s[%d]: MeterUsage %v, manifest %+v", c.SourceKey, c.RecordIndex, req, c.Metering)
 		}
 	default:
@@ -556,6 +557,42 @@ func TestSample(t *testing.T) {
 					variants["BatchMeterUsage status "+str(x, "status")] = true
 				}
 			}
+			// Concurrent Agreements: a licence on every requested record and no productCode,
+			// a customer account metered under two licences in one hour, licences in results
+			// and unprocessed records, and a failed call.
+			licensed, licenses := 0, map[string]map[string]bool{}
+			for _, u := range req["usageRecords"].([]any) {
+				if lic := str(u, "licenseArn"); lic != "" {
+					licensed++
+					hour := str(u, "customerAWSAccountId") + " " + str(u, "timestamp")[:strings.Index(str(u, "timestamp"), ":")]
+					if licenses[hour] == nil {
+						licenses[hour] = map[string]bool{}
+					}
+					licenses[hour][lic] = true
+				}
+			}
+			if licensed > 0 && licensed == len(req["usageRecords"].([]any)) && str(req, "productCode") == "" {
+				variants["BatchMeterUsage with licenseArn on every usage record"] = true
+				for _, l := range licenses {
+					if len(l) > 1 {
+						variants["customer account metered under two licences in one hour"] = true
+					}
+				}
+				if str(r, "errorCode") != "" {
+					variants["Concurrent Agreements BatchMeterUsage failed"] = true
+				}
+				if !hasResp {
+					variants["Concurrent Agreements BatchMeterUsage without responseElements"] = true
+				}
+				if respObj != nil {
+					if un, _ := respObj["unprocessedRecords"].([]any); len(un) > 0 && str(un[0], "licenseArn") != "" {
+						variants["unprocessed record with licenseArn"] = true
+					}
+					if res, _ := respObj["results"].([]any); len(res) > 0 && str(res[0], "usageRecord", "licenseArn") != "" {
+						variants["result with licenseArn"] = true
+					}
+				}
+			}
 			for _, u := range req["usageRecords"].([]any) {
 				um := u.(map[string]any)
 				if _, ok := um["customerAWSAccountID"]; ok {
@@ -576,6 +613,9 @@ func TestSample(t *testing.T) {
 		case "ResolveCustomer":
 			if str(respObj, "customerIdentifier") != "" && str(respObj, "customerAWSAccountId") != "" && str(respObj, "productCode") != "" {
 				variants["ResolveCustomer response"] = true
+			}
+			if str(respObj, "customerIdentifier") == "" && str(respObj, "customerAWSAccountId") != "" && strings.HasPrefix(str(respObj, "licenseArn"), "arn:aws:license-manager::") {
+				variants["ResolveCustomer response with licenseArn"] = true
 			}
 		case "AcceptAgreementRequest":
 			if str(req, "agreementRequestId") != "" && str(respObj, "agreementId") != "" && str(r, "userIdentity", "type") == "Unknown" {
@@ -603,6 +643,9 @@ func TestSample(t *testing.T) {
 				variants["legacy 1.0 without eventID"] = true
 			}
 		}
+		if c := manifestCopy(m, f.key, f.index); c != nil && c.UnknownOperation {
+			variants["unknown operation"] = true
+		}
 	}
 	for _, v := range []string{
 		"BatchMeterUsage without responseElements", "BatchMeterUsage throttled, responseElements null",
@@ -611,6 +654,10 @@ func TestSample(t *testing.T) {
 		"RegisterUsage with webIdFederationData", "ResolveCustomer response", "AcceptAgreementRequest", "CancelAgreement",
 		"StartChangeSet marketplacecatalog.amazonaws.com", "StartChangeSet aws-marketplace.amazonaws.com",
 		"discovery from the console", "PutDeploymentParameter", "legacy 1.0 without eventID",
+		"BatchMeterUsage with licenseArn on every usage record", "customer account metered under two licences in one hour",
+		"Concurrent Agreements BatchMeterUsage failed", "Concurrent Agreements BatchMeterUsage without responseElements",
+		"unprocessed record with licenseArn", "result with licenseArn", "ResolveCustomer response with licenseArn",
+		"unknown operation",
 	} {
 		if !variants[v] {
 			t.Errorf("no %s", v)
@@ -939,4 +986,14 @@ func TestLarge(t *testing.T) {
 	checkConsistent(t, readSome(t, dir, func(k string) bool { return checked[k] }), sub)
 	t.Logf("Large(2000): %d log files, %d objects, %d copies, made in %s; checked %d objects, %d copies",
 		logs, len(keys), len(m.Copies), took.Round(time.Millisecond), len(checked), len(sub.Copies))
+}
+
+// manifestCopy returns the manifest's copy at key[index], or nil.
+func manifestCopy(m *gentrail.Manifest, key string, index int) *gentrail.Copy {
+	for i := range m.Copies {
+		if m.Copies[i].SourceKey == key && m.Copies[i].RecordIndex == index {
+			return &m.Copies[i]
+		}
+	}
+	return nil
 }

@@ -74,6 +74,13 @@ type Copy struct {
 	ChangeSetID          string `json:"change_set_id,omitempty"`
 	EntityID             string `json:"entity_id,omitempty"`
 	ListingID            string `json:"listing_id,omitempty"`
+	// LicenseARN is a top-level licenseArn the record carries (ResolveCustomer's response
+	// under Concurrent Agreements); BatchMeterUsage's are per usage record, in Metering.
+	LicenseARN string `json:"license_arn,omitempty"`
+	// UnknownOperation marks a call the generator makes outside the operations AWS's API
+	// references document (GetListingView, seen in real logs; an invented future agreement
+	// operation): a tool that keeps a table of known operations does not know it.
+	UnknownOperation bool `json:"unknown_operation,omitempty"`
 
 	// Metering is, for metering calls, the usage records of the request, in order.
 	Metering []Metering `json:"metering,omitempty"`
@@ -85,7 +92,10 @@ type Metering struct {
 	CustomerAWSAccountID string `json:"customer_aws_account_id"`
 	// AccountIDKey is the key the account id was written under (customerAWSAccountID or
 	// customerAWSAccountId); "" when the record names the customer by identifier.
-	AccountIDKey     string `json:"account_id_key,omitempty"`
+	AccountIDKey string `json:"account_id_key,omitempty"`
+	// LicenseARN is the usage record's licenseArn (Concurrent Agreements: then the request
+	// has no productCode, and ProductCode is ""); "" when it has none.
+	LicenseARN       string `json:"license_arn,omitempty"`
 	Dimension        string `json:"dimension"`
 	Quantity         int    `json:"quantity"`
 	Timestamp        string `json:"timestamp"` // the usage record's time, RFC 3339 (logged as "Mar 1, 2024 3:04:05 PM")

@@ -2,6 +2,7 @@ package gentrail
 
 import (
 	"strconv"
+	"strings"
 	"time"
 )
 
@@ -39,8 +40,8 @@ var marketplaceTemplates = []template{
 	{"BatchMeterUsage/unprocessed", srcMetering, "BatchMeterUsage", false, 3, func(c *ctx) event { return batchMeterUsage(c, "unprocessed") }},
 	{"BatchMeterUsage/throttled", srcMetering, "BatchMeterUsage", false, 2, func(c *ctx) event { return batchMeterUsage(c, "throttled") }},
 	{"BatchMeterUsage/no_response", srcMetering, "BatchMeterUsage", false, 1, func(c *ctx) event { return batchMeterUsage(c, "no_response") }},
-	{"MeterUsage/success", srcMetering, "MeterUsage", false, 8, func(c *ctx) event { return meterUsage(c, false) }},
-	{"MeterUsage/dry_run", srcMetering, "MeterUsage", false, 1, func(c *ctx) event { return meterUsage(c, true) }},
+	{"MeterUsage/success", srcMetering, "MeterUsage", false, 8, func(c *ctx) event { return meterUsage(c, "success") }},
+	{"MeterUsage/dry_run", srcMetering, "MeterUsage", false, 1, func(c *ctx) event { return meterUsage(c, "dry_run") }},
 	{"RegisterUsage/success", srcMetering, "RegisterUsage", false, 4, registerUsage},
 	{"ResolveCustomer/success", srcMetering, "ResolveCustomer", false, 4, resolveCustomer},
 
@@ -70,6 +71,29 @@ var marketplaceTemplates = []template{
 	{"GetEntitlements/success", srcEntitlement, "GetEntitlements", true, 3, getEntitlements},
 	{"GenerateDataSet/success", srcAnalytics, "GenerateDataSet", true, 1, generateDataSet},
 	{"GetBuyerDashboard/success", srcReporting, "GetBuyerDashboard", true, 1, getBuyerDashboard},
+
+	// The 2026 shapes, placed by hand only (weight 0), so that regular batches stay what
+	// they were: Concurrent Agreements metering (AWS's BatchMeterUsage reference: new SaaS
+	// products name customerAWSAccountId and licenseArn on every usage record, and no
+	// productCode), ResolveCustomer's licenseArn, MeterUsage's clientToken, a newer agreement
+	// operation, and calls no API reference documents.
+	{"BatchMeterUsage/concurrent_agreements", srcMetering, "BatchMeterUsage", false, 0, func(c *ctx) event { return batchMeterUsage(c, "concurrent_agreements") }},
+	{"BatchMeterUsage/concurrent_agreements_throttled", srcMetering, "BatchMeterUsage", false, 0, func(c *ctx) event { return batchMeterUsage(c, "concurrent_agreements_throttled") }},
+	{"BatchMeterUsage/concurrent_agreements_no_response", srcMetering, "BatchMeterUsage", false, 0, func(c *ctx) event { return batchMeterUsage(c, "concurrent_agreements_no_response") }},
+	{"BatchMeterUsage/concurrent_agreements_two_licenses", srcMetering, "BatchMeterUsage", false, 0, func(c *ctx) event { return batchMeterUsage(c, "concurrent_agreements_two_licenses") }},
+	{"ResolveCustomer/concurrent_agreements", srcMetering, "ResolveCustomer", false, 0, resolveCustomerLicense},
+	{"MeterUsage/client_token", srcMetering, "MeterUsage", false, 0, func(c *ctx) event { return meterUsage(c, "client_token") }},
+	{"GetAgreementEntitlements/success", srcAgreement, "GetAgreementEntitlements", true, 0, func(c *ctx) event { return agreementRead(c, "GetAgreementEntitlements", true) }},
+	{"GetListingView/console", srcDiscovery, "GetListingView", true, 0, func(c *ctx) event { return unknownOperation(discovery(c, "GetListingView")) }},
+	{"ForecastAgreementUsage/success", srcAgreement, "ForecastAgreementUsage", true, 0, func(c *ctx) event {
+		return unknownOperation(agreementRead(c, "ForecastAgreementUsage", true))
+	}},
+}
+
+// unknownOperation marks e as a call outside the documented operations.
+func unknownOperation(e event) event {
+	e.cp.UnknownOperation = true
+	return e
 }
 
 func (c *ctx) productIndex() int { return c.r.IntN(len(c.w.products)) }
@@ -119,12 +143,31 @@ func batchMeterUsage(c *ctx, variant string) event {
 	case "customer_aws_account_id_api_case":
 		idKey = "customerAWSAccountId"
 	}
+	// Concurrent Agreements: the customer's account and one of its licences on every
+	// record; two_licenses meters one account and dimension under both of its licences in
+	// the same hour.
+	concurrent := strings.HasPrefix(variant, "concurrent_agreements")
+	twoLicenses := variant == "concurrent_agreements_two_licenses"
+	if concurrent {
+		idKey = "customerAWSAccountId"
+		n = 2 + c.r.IntN(3)
+	}
+	var fixed customer
+	var fixedDim string
+	if twoLicenses {
+		n, fixed, fixedDim = 2, c.w.customerFor(c.r, pi), pick(c.r, p.dims)
+	}
 	hour := c.t.Truncate(time.Hour).Add(-time.Duration(c.r.IntN(3)) * time.Hour)
 	usage := make(arr, 0, n)
 	ms := make([]Metering, 0, n)
 	for i := 0; i < n; i++ {
-		cu := c.w.customerFor(c.r, pi)
-		dim := pick(c.r, p.dims)
+		var cu customer
+		var dim string
+		if twoLicenses {
+			cu, dim = fixed, fixedDim
+		} else {
+			cu, dim = c.w.customerFor(c.r, pi), pick(c.r, p.dims)
+		}
 		q := c.quantity()
 		span := min(3600, int(c.t.Sub(hour)/time.Second)+1)
 		ts := hour.Add(time.Duration(c.r.IntN(span)) * time.Second)
@@ -133,6 +176,14 @@ func batchMeterUsage(c *ctx, variant string) event {
 		if idKey != "" {
 			ur = append(ur, kv{idKey, cu.account})
 			m.CustomerAWSAccountID, m.AccountIDKey = cu.account, idKey
+			if concurrent {
+				lic := cu.licenses[i%2]
+				if !twoLicenses {
+					lic = cu.licenses[c.r.IntN(2)]
+				}
+				ur = append(ur, kv{"licenseArn", lic})
+				m.LicenseARN, m.ProductCode = lic, ""
+			}
 		} else {
 			ur = append(ur, kv{"customerIdentifier", cu.id})
 			m.CustomerIdentifier = cu.id
@@ -142,15 +193,21 @@ func batchMeterUsage(c *ctx, variant string) event {
 		ms = append(ms, m)
 	}
 	x.Req = obj{{"usageRecords", usage}, {"productCode", p.code}}
+	if concurrent {
+		x.Req = obj{{"usageRecords", usage}}
+	}
 	switch variant {
-	case "throttled":
+	case "throttled", "concurrent_agreements_throttled":
 		x.ErrCode, x.ErrMsg = "ThrottlingException", "Rate exceeded"
-	case "no_response":
+	case "no_response", "concurrent_agreements_no_response":
 		x.NoResp = true
 	default:
 		k := 0
-		if variant == "unprocessed" {
+		switch variant {
+		case "unprocessed":
 			k = 1 + c.r.IntN(min(3, n))
+		case "concurrent_agreements":
+			k = 1 // results and an unprocessed record, each with its licence
 		}
 		results := arr{}
 		unprocessed := arr{}
@@ -161,6 +218,9 @@ func batchMeterUsage(c *ctx, variant string) event {
 				continue
 			}
 			st := c.meteringStatus()
+			if twoLicenses {
+				st = "Success" // both licences metered: what the seller must tell apart
+			}
 			res := obj{{"usageRecord", usage[i]}}
 			if st != "CustomerNotSubscribed" {
 				id := uuid4(c.r)
@@ -174,12 +234,18 @@ func batchMeterUsage(c *ctx, variant string) event {
 		x.Resp = obj{{"results", results}, {"unprocessedRecords", unprocessed}}
 	}
 	e, cp := x.mp("BatchMeterUsage/" + variant)
-	cp.ProductCode = p.code
+	if !concurrent {
+		cp.ProductCode = p.code
+	}
 	cp.Metering = ms
 	return e
 }
 
-func meterUsage(c *ctx, dryRun bool) event {
+// meterUsage makes a MeterUsage call: variant success, dry_run, or client_token (a
+// successful call with the clientToken AWS's reference now documents; MeterUsage has no
+// licence).
+func meterUsage(c *ctx, variant string) event {
+	dryRun := variant == "dry_run"
 	p := &c.w.products[c.productIndex()]
 	x := c.newRec(srcMetering, "MeterUsage")
 	c.role(x, roleEC2App, c.instanceID(), nil)
@@ -193,10 +259,12 @@ func meterUsage(c *ctx, dryRun bool) event {
 		{"usageQuantity", q},
 		{"dryRun", dryRun},
 	}
+	if variant == "client_token" {
+		x.Req = append(x.Req.(obj), kv{"clientToken", uuid4(c.r)})
+	}
 	m := Metering{Dimension: dim, Quantity: q, Timestamp: ts.UTC().Format(time.RFC3339), ProductCode: p.code}
-	variant := "MeterUsage/success"
+	variant = "MeterUsage/" + variant
 	if dryRun {
-		variant = "MeterUsage/dry_run"
 		x.ErrCode = "DryRunOperation"
 		x.ErrMsg = "The request would have succeeded, but the DryRun parameter was used."
 	} else {
@@ -238,6 +306,23 @@ func resolveCustomer(c *ctx) event {
 	x.Resp = obj{{"customerIdentifier", cu.id}, {"customerAWSAccountId", cu.account}, {"productCode", p.code}}
 	e, cp := x.mp("ResolveCustomer/success")
 	cp.ProductCode, cp.CustomerIdentifier, cp.CustomerAWSAccountID = p.code, cu.id, cu.account
+	return e
+}
+
+// resolveCustomerLicense is ResolveCustomer for a product integrated for Concurrent
+// Agreements: the response names the customer's account, one of its licences and the
+// product, and no customerIdentifier (AWS's ResolveCustomer reference).
+func resolveCustomerLicense(c *ctx) event {
+	pi := c.productIndex()
+	p := &c.w.products[pi]
+	cu := c.w.customerFor(c.r, pi)
+	lic := cu.licenses[c.r.IntN(2)]
+	x := c.newRec(srcMetering, "ResolveCustomer")
+	c.saasCaller(x)
+	x.Req = obj{{"registrationToken", "HIDDEN_DUE_TO_SECURITY_REASONS"}}
+	x.Resp = obj{{"customerAWSAccountId", cu.account}, {"licenseArn", lic}, {"productCode", p.code}}
+	e, cp := x.mp("ResolveCustomer/concurrent_agreements")
+	cp.ProductCode, cp.CustomerAWSAccountID, cp.LicenseARN = p.code, cu.account, lic
 	return e
 }
 

@@ -112,6 +112,7 @@ func (g *generator) planSpecials() error {
 		s.mp(acctOrg, east, s.day(0, "23:59:59"), "GetEntitlements/success"),
 		s.mp(acctOrg, east, s.day(1, "00:01:30"), "DescribeEntity/success"),
 		s.noise(acctOrg, east, s.day(1, "00:02:11")),
+		s.mp(acctOrg, east, s.day(1, "00:03:05"), "ForecastAgreementUsage/success"),
 	)
 
 	// The same records delivered by the organization trail and the account's own trail,
@@ -125,6 +126,9 @@ func (g *generator) planSpecials() error {
 		s.mp(acctDual, east, s.day(1, "09:07:45"), "PutDeploymentParameter/success"),
 		s.mp(acctDual, east, s.day(1, "09:10:09"), "SearchListings/console"),
 		s.noise(acctDual, east, s.day(1, "09:12:30")),
+		// The 2026 shapes delivered twice: written once, counted once.
+		s.mp(acctDual, east, s.day(1, "09:13:14"), "BatchMeterUsage/concurrent_agreements_two_licenses"),
+		s.mp(acctDual, east, s.day(1, "09:14:02"), "GetListingView/console"),
 	)
 
 	// A record delivered twice to the same folder (a redelivery), on the last window day.

@@ -77,6 +77,10 @@ type product struct {
 type customer struct {
 	id      string // customerIdentifier
 	account string // customerAWSAccountId
+	// licenses are the licence ARNs of the customer's two agreements (Concurrent
+	// Agreements: one buyer account can hold several agreements for one product, each
+	// with its own licence), which metering of that shape names on every usage record.
+	licenses [2]string
 }
 
 // world is everything fixed for one Config: the organization, its accounts, and the
@@ -169,6 +173,12 @@ func newWorld(cfg Config) *world {
 	for i := 0; i < 16; i++ {
 		w.agreements = append(w.agreements, "agmt-"+randStr(r, lowerChars, 25))
 		w.agreeReqs = append(w.agreeReqs, "agrq-"+randStr(r, lowerChars, 25))
+	}
+	// Drawn after everything else, so that the rest of the world stays what it was.
+	for i := range w.customers {
+		for k := range w.customers[i].licenses {
+			w.customers[i].licenses[k] = "arn:aws:license-manager::" + w.customers[i].account + ":license/l-" + randStr(r, hexChars, 32)
+		}
 	}
 	w.searches = []string{"log analytics", "firewall", "backup", "observability", "data warehouse", "ci runners", "siem"}
 	return w

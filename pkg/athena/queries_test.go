@@ -186,7 +186,7 @@ func status(c gentrail.Copy, u gentrail.Metering) string {
 		return "Failed"
 	case c.EventName == "MeterUsage":
 		return "Success"
-	case strings.HasSuffix(c.Variant, "/no_response"):
+	case strings.HasSuffix(c.Variant, "no_response"): // BatchMeterUsage/no_response, …/concurrent_agreements_no_response
 		return "Unknown"
 	case u.Unprocessed:
 		return "Unprocessed"
@@ -302,17 +302,50 @@ func TestDocumentedQueries(t *testing.T) {
 			}
 			equalRows(t, "metering_records_unique", got, want)
 		},
-		"Monthly usage per product, customer and dimension #1": func(t *testing.T, q string) {
+		"Monthly usage per product, licence, customer and dimension #1": func(t *testing.T, q string) {
 			got := rowsOf(t, db, q)
-			type key struct{ month, product, customer, dim string }
+			type key struct{ month, product, license, customer, dim string }
 			sum, n := map[key]int{}, map[key]int{}
+			licensed := 0
 			for _, c := range uniq {
 				if c.EventDate < "2024-02-01" || c.EventDate > "2024-03-31" {
 					continue
 				}
 				for _, u := range c.Metering {
 					if status(c, u) == "Success" {
-						k := key{month(u.Timestamp), u.ProductCode, orNull(customer(u)), u.Dimension}
+						k := key{month(u.Timestamp), orNull(u.ProductCode), orNull(u.LicenseARN), orNull(customer(u)), u.Dimension}
+						sum[k] += u.Quantity
+						n[k]++
+						if u.LicenseARN != "" {
+							licensed++
+						}
+					}
+				}
+			}
+			var want [][]string
+			for k, s := range sum {
+				want = append(want, []string{k.month, k.product, k.license, k.customer, k.dim, strconv.Itoa(s), strconv.Itoa(n[k])})
+			}
+			for _, r := range got {
+				r[0] = month(r[0])
+			}
+			equalRows(t, "monthly usage", got, want)
+			ordered(t, "monthly usage", got, 0, 1, 2, 3, 4)
+			if licensed == 0 {
+				t.Error("the sample has no accepted usage under a licence: grouping by licence is not tested")
+			}
+		},
+		"Usage per agreement (licence) and customer account per month #1": func(t *testing.T, q string) {
+			got := rowsOf(t, db, q)
+			type key struct{ month, license, account, dim string }
+			sum, n := map[key]int{}, map[key]int{}
+			for _, c := range uniq {
+				if c.EventDate < "2024-02-01" || c.EventDate > "2024-03-31" {
+					continue
+				}
+				for _, u := range c.Metering {
+					if u.LicenseARN != "" && status(c, u) == "Success" {
+						k := key{month(u.Timestamp), u.LicenseARN, orNull(u.CustomerAWSAccountID), u.Dimension}
 						sum[k] += u.Quantity
 						n[k]++
 					}
@@ -320,13 +353,43 @@ func TestDocumentedQueries(t *testing.T) {
 			}
 			var want [][]string
 			for k, s := range sum {
-				want = append(want, []string{k.month, k.product, k.customer, k.dim, strconv.Itoa(s), strconv.Itoa(n[k])})
+				want = append(want, []string{k.month, k.license, k.account, k.dim, strconv.Itoa(s), strconv.Itoa(n[k])})
 			}
 			for _, r := range got {
 				r[0] = month(r[0])
 			}
-			equalRows(t, "monthly usage", got, want)
-			ordered(t, "monthly usage", got, 0, 1, 2, 3)
+			equalRows(t, "usage per licence", got, want)
+			ordered(t, "usage per licence", got, 0, 1, 2, 3)
+		},
+		"Hours a customer was metered under two licences #1": func(t *testing.T, q string) {
+			got := rowsOf(t, db, q)
+			type key struct{ hour, account string }
+			licenses, sum, n := map[key]map[string]bool{}, map[key]int{}, map[key]int{}
+			for _, c := range uniq {
+				if c.EventDate < "2024-02-01" {
+					continue
+				}
+				for _, u := range c.Metering {
+					if u.LicenseARN == "" || status(c, u) != "Success" {
+						continue
+					}
+					k := key{u.Timestamp[:13] + ":00:00Z", orNull(u.CustomerAWSAccountID)}
+					if licenses[k] == nil {
+						licenses[k] = map[string]bool{}
+					}
+					licenses[k][u.LicenseARN] = true
+					sum[k] += u.Quantity
+					n[k]++
+				}
+			}
+			var want [][]string
+			for k, l := range licenses {
+				if len(l) > 1 {
+					want = append(want, []string{k.hour, k.account, strconv.Itoa(len(l)), strconv.Itoa(sum[k]), strconv.Itoa(n[k])})
+				}
+			}
+			equalRows(t, "two licences in an hour", got, want)
+			ordered(t, "two licences in an hour", got, 0, 1)
 		},
 		"Metering that did not succeed #1": func(t *testing.T, q string) {
 			got := rowsOf(t, db, q)
@@ -340,24 +403,28 @@ func TestDocumentedQueries(t *testing.T) {
 					if st == "Success" || st == "DryRun" {
 						continue
 					}
-					want = append(want, []string{c.EventTime, c.EventName, u.ProductCode, orNull(customer(u)), u.Dimension,
+					want = append(want, []string{c.EventTime, c.EventName, orNull(u.ProductCode), orNull(u.LicenseARN), orNull(customer(u)), u.Dimension,
 						strconv.Itoa(u.Quantity), u.Timestamp, st, orNull(c.ErrorCode), c.EventID, c.SourceKey})
 				}
 			}
 			trimmed := make([][]string, len(got))
 			for i, r := range got {
-				if r[9] == "NULL" {
+				if r[10] == "NULL" {
 					t.Errorf("metering failure without caller_arn: %v", r)
 				}
-				trimmed[i] = append(slices.Clone(r[:9]), r[10:]...) // caller_arn: the manifest does not record it
+				trimmed[i] = append(slices.Clone(r[:10]), r[11:]...) // caller_arn: the manifest does not record it
 			}
 			equalRows(t, "metering not succeeded", trimmed, want)
-			ordered(t, "metering not succeeded", got, 0, 10)
+			ordered(t, "metering not succeeded", got, 0, 11)
 			statuses := map[string]bool{}
 			for _, r := range want {
-				statuses[r[7]] = true
+				statuses[r[8]] = true
+				if r[3] != "NULL" {
+					statuses[r[8]+" under a licence"] = true
+				}
 			}
-			for _, s := range []string{"Failed", "Unprocessed", "Unknown", "CustomerNotSubscribed"} {
+			for _, s := range []string{"Failed", "Unprocessed", "Unknown", "CustomerNotSubscribed",
+				"Failed under a licence", "Unprocessed under a licence", "Unknown under a licence"} {
 				if !statuses[s] {
 					t.Errorf("the sample has no metering with status %s: that case is not tested", s)
 				}
@@ -452,17 +519,39 @@ func TestDocumentedQueries(t *testing.T) {
 func TestMeteringRecordsMatchManifest(t *testing.T) {
 	dir, m := sample(t)
 	db := lake(t, dir)
-	got := rowsOf(t, db, `SELECT event_id, event_name, event_time, event_date, source_key, product_code,
-		coalesce(customer_identifier, 'NULL'), coalesce(customer_aws_account_id, 'NULL'), dimension, quantity, usage_time,
+	got := rowsOf(t, db, `SELECT event_id, event_name, event_time, event_date, source_key, coalesce(product_code, 'NULL'),
+		coalesce(customer_identifier, 'NULL'), coalesce(customer_aws_account_id, 'NULL'), coalesce(license_arn, 'NULL'), dimension, quantity, usage_time,
 		status, coalesce(metering_record_id, 'NULL'), coalesce(error_code, 'NULL'), seller_account_id, aws_region
 		FROM marketplace.metering_records`)
 	var want [][]string
 	for _, c := range m.Expected(m.Window.From, m.Window.To) {
 		for _, u := range c.Metering {
-			want = append(want, []string{c.EventID, c.EventName, c.EventTime, c.EventDate, c.SourceKey, u.ProductCode,
-				orNull(u.CustomerIdentifier), orNull(u.CustomerAWSAccountID), u.Dimension, strconv.Itoa(u.Quantity), u.Timestamp,
+			want = append(want, []string{c.EventID, c.EventName, c.EventTime, c.EventDate, c.SourceKey, orNull(u.ProductCode),
+				orNull(u.CustomerIdentifier), orNull(u.CustomerAWSAccountID), orNull(u.LicenseARN), u.Dimension, strconv.Itoa(u.Quantity), u.Timestamp,
 				status(c, u), orNull(u.MeteringRecordID), orNull(c.ErrorCode), c.RecipientAccountID, c.AWSRegion})
 		}
 	}
 	equalRows(t, "metering_records", got, want)
+}
+
+// TestEventsLicenseMatchManifest: every events row's license_arn is the top-level licenseArn
+// the generator wrote into that record (ResolveCustomer's response), else null: never one of
+// BatchMeterUsage's per-record licences.
+func TestEventsLicenseMatchManifest(t *testing.T) {
+	dir, m := sample(t)
+	db := lake(t, dir)
+	got := rowsOf(t, db, `SELECT coalesce(event_id, 'NULL'), source_key, coalesce(license_arn, 'NULL'),
+		coalesce(customer_aws_account_id, 'NULL'), coalesce(product_code, 'NULL') FROM marketplace.events`)
+	var want [][]string
+	licensed := 0
+	for _, c := range m.Expected(m.Window.From, m.Window.To) {
+		want = append(want, []string{orNull(c.EventID), c.SourceKey, orNull(c.LicenseARN), orNull(c.CustomerAWSAccountID), orNull(c.ProductCode)})
+		if c.LicenseARN != "" {
+			licensed++
+		}
+	}
+	equalRows(t, "events license_arn", got, want)
+	if licensed == 0 {
+		t.Error("the sample has no event with a licenseArn: the column is not tested")
+	}
 }

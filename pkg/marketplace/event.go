@@ -45,6 +45,7 @@ type Event struct {
 	ProductCode          *string `parquet:"product_code,optional" doc:"$.responseElements.productCode, else $.requestParameters.productCode"`
 	CustomerIdentifier   *string `parquet:"customer_identifier,optional" doc:"$.responseElements.customerIdentifier, else $.requestParameters.customerIdentifier (BatchMeterUsage's per-record customers are in metering_records)"`
 	CustomerAWSAccountID *string `parquet:"customer_aws_account_id,optional" doc:"$.responseElements.customerAWSAccountId, else $.requestParameters.customerAWSAccountId (any capitalisation)"`
+	LicenseARN           *string `parquet:"license_arn,optional" doc:"$.responseElements.licenseArn, else $.requestParameters.licenseArn: the licence of one agreement (ResolveCustomer's response under Concurrent Agreements); BatchMeterUsage's per-record licences are in metering_records"`
 	AgreementID          *string `parquet:"agreement_id,optional" doc:"$.responseElements.agreementId, else $.requestParameters.agreementId"`
 	AgreementRequestID   *string `parquet:"agreement_request_id,optional" doc:"$.responseElements.agreementRequestId, else $.requestParameters.agreementRequestId"`
 	ChangeSetID          *string `parquet:"change_set_id,optional" doc:"$.responseElements.changeSetId, else $.requestParameters.changeSetId"`

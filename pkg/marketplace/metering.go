@@ -18,9 +18,10 @@ type MeteringRecord struct {
 	AWSRegion            *string           `parquet:"aws_region,optional" doc:"the call's awsRegion"`
 	SellerAccountID      *string           `parquet:"seller_account_id,optional" doc:"recipientAccountId: the seller's account that metered"`
 	CallerARN            *string           `parquet:"caller_arn,optional" doc:"userIdentity.arn: who called the metering service"`
-	ProductCode          *string           `parquet:"product_code,optional" doc:"requestParameters.productCode"`
+	ProductCode          *string           `parquet:"product_code,optional" doc:"requestParameters.productCode; null for Concurrent Agreements metering, which names a licence (license_arn) instead"`
 	CustomerIdentifier   *string           `parquet:"customer_identifier,optional" doc:"the usage record's customerIdentifier"`
 	CustomerAWSAccountID *string           `parquet:"customer_aws_account_id,optional" doc:"the usage record's customerAWSAccountId (any capitalisation)"`
+	LicenseARN           *string           `parquet:"license_arn,optional" doc:"the usage record's licenseArn (in requestParameters.usageRecords[], responseElements.results[].usageRecord or responseElements.unprocessedRecords[]): the buyer's licence, one per agreement, which Concurrent Agreements metering names instead of requestParameters.productCode; null for MeterUsage, whose request has none"`
 	Dimension            *string           `parquet:"dimension,optional" doc:"the usage record's dimension (MeterUsage: usageDimension)"`
 	Quantity             *int64            `parquet:"quantity,optional" doc:"the usage record's quantity (MeterUsage: usageQuantity); null if unparseable"`
 	UsageTime            *time.Time        `parquet:"usage_time,optional,timestamp(millisecond)" doc:"the usage record's timestamp, UTC, parsed from the metering service's \"Apr 19, 2018 4:32:50 PM\" form; null if unparseable"`
@@ -68,7 +69,9 @@ const UsageTimeLayout = "Jan 2, 2006 3:04:05 PM"
 
 // The members of a usage record as the metering calls log it, by index into
 // usageRecordFields. Keys match case-insensitively, so customerAWSAccountId and
-// customerAWSAccountID are both read.
+// customerAWSAccountID are both read. licenseArn is the Concurrent Agreements form (AWS's
+// BatchMeterUsage reference: new SaaS products name the customer's account and the licence
+// of one of its agreements on every usage record, and no productCode on the request).
 const (
 	urTimestamp = iota
 	urCustomerIdentifier
@@ -76,6 +79,7 @@ const (
 	urDimension
 	urQuantity
 	urUsageAllocations
+	urLicenseARN
 	urCount
 )
 
@@ -86,6 +90,7 @@ var usageRecordFields = [urCount]field{
 	urDimension:            {name: "dimension"},
 	urQuantity:             {name: "quantity"},
 	urUsageAllocations:     {name: "usageAllocations"},
+	urLicenseARN:           {name: "licenseArn"},
 }
 
 // The members of the metering calls' payloads that the rows are made of.
@@ -196,6 +201,7 @@ func (m *metering) add(e *Event, product text, raw []byte, status string, id *st
 	r := m.row(e, product, status, id)
 	r.CustomerIdentifier = textOf(u[urCustomerIdentifier]).ptr()
 	r.CustomerAWSAccountID = textOf(u[urCustomerAWSAccountID]).ptr()
+	r.LicenseARN = textOf(u[urLicenseARN]).ptr()
 	r.Dimension = textOf(u[urDimension]).ptr()
 	r.Quantity = m.quantity(u[urQuantity])
 	r.UsageTime = m.usageTime(u[urTimestamp])

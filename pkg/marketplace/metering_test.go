@@ -55,7 +55,7 @@ func describeRow(r MeteringRecord) string {
 		allocs = append(allocs, aq+"["+strings.Join(tags, ",")+"]")
 	}
 	return strings.Join([]string{r.Status, str(r.ProductCode), str(r.CustomerIdentifier), str(r.CustomerAWSAccountID),
-		str(r.Dimension), q, ts, str(r.MeteringRecordID), str(r.ErrorCode), dry, strings.Join(allocs, ";")}, " ")
+		str(r.LicenseARN), str(r.Dimension), q, ts, str(r.MeteringRecordID), str(r.ErrorCode), dry, strings.Join(allocs, ";")}, " ")
 }
 
 func TestMeteringRecords(t *testing.T) {
@@ -72,49 +72,49 @@ func TestMeteringRecords(t *testing.T) {
 			meteringCall("BatchMeterUsage", `{"usageRecords":[`+ur1+`,`+ur2+`],"productCode":"pc1"}`,
 				`{"results":[{"usageRecord":`+ur1+`,"meteringRecordId":"m-1","status":"Success"},{"usageRecord":`+ur2+`,"status":"CustomerNotSubscribed"}],"unprocessedRecords":[]}`, ""),
 			[]string{
-				"Success pc1 cust-1 - Users 3 2018-04-19T16:32:50Z m-1 - - ",
-				"CustomerNotSubscribed pc1 - 444455556666 GB 0 2024-03-01T00:05:00Z - - - ",
+				"Success pc1 cust-1 - - Users 3 2018-04-19T16:32:50Z m-1 - - ",
+				"CustomerNotSubscribed pc1 - 444455556666 - GB 0 2024-03-01T00:05:00Z - - - ",
 			}, 0},
 		{"both spellings of customerAWSAccountId; unprocessed records come after the results",
 			meteringCall("BatchMeterUsage", `{"usageRecords":[`+ur2+`,`+ur3+`,`+ur1+`],"productCode":"pc2"}`,
 				`{"results":[{"usageRecord":`+ur2+`,"meteringRecordId":"m-2","status":"DuplicateRecord"}],"unprocessedRecords":[`+ur3+`,`+ur1+`]}`, ""),
 			[]string{
-				"DuplicateRecord pc2 - 444455556666 GB 0 2024-03-01T00:05:00Z m-2 - - ",
-				"Unprocessed pc2 - 777788889999 GB 25 2024-03-01T11:59:59Z - - - ",
-				"Unprocessed pc2 cust-1 - Users 3 2018-04-19T16:32:50Z - - - ",
+				"DuplicateRecord pc2 - 444455556666 - GB 0 2024-03-01T00:05:00Z m-2 - - ",
+				"Unprocessed pc2 - 777788889999 - GB 25 2024-03-01T11:59:59Z - - - ",
+				"Unprocessed pc2 cust-1 - - Users 3 2018-04-19T16:32:50Z - - - ",
 			}, 0},
 		{"throttled call: every requested record, Failed, with the error code",
 			meteringCall("BatchMeterUsage", `{"usageRecords":[`+ur1+`,`+ur3+`],"productCode":"pc1"}`, "",
 				`"errorCode":"ThrottlingException","errorMessage":"Rate exceeded"`),
 			[]string{
-				"Failed pc1 cust-1 - Users 3 2018-04-19T16:32:50Z - ThrottlingException - ",
-				"Failed pc1 - 777788889999 GB 25 2024-03-01T11:59:59Z - ThrottlingException - ",
+				"Failed pc1 cust-1 - - Users 3 2018-04-19T16:32:50Z - ThrottlingException - ",
+				"Failed pc1 - 777788889999 - GB 25 2024-03-01T11:59:59Z - ThrottlingException - ",
 			}, 0},
 		{"no error and no response logged: Unknown",
 			meteringCall("BatchMeterUsage", `{"usageRecords":[`+ur1+`],"productCode":"pc1"}`, `null`, ""),
-			[]string{"Unknown pc1 cust-1 - Users 3 2018-04-19T16:32:50Z - - - "}, 0},
+			[]string{"Unknown pc1 cust-1 - - Users 3 2018-04-19T16:32:50Z - - - "}, 0},
 		{"usage allocations with tags",
 			meteringCall("BatchMeterUsage", `{"usageRecords":[{"dimension":"Users","customerIdentifier":"c","quantity":10,"timestamp":"Jan 2, 2024 1:00:00 PM","usageAllocations":[{"allocatedUsageQuantity":4,"tags":[{"key":"team","value":"a"}]},{"allocatedUsageQuantity":6,"tags":[{"key":"team","value":"b"},{"key":"env","value":"prod"}]}]}],"productCode":"pc"}`, "", `"errorCode":"InternalServiceErrorException"`),
-			[]string{"Failed pc c - Users 10 2024-01-02T13:00:00Z - InternalServiceErrorException - 4[team=a];6[team=b,env=prod]"}, 0},
+			[]string{"Failed pc c - - Users 10 2024-01-02T13:00:00Z - InternalServiceErrorException - 4[team=a];6[team=b,env=prod]"}, 0},
 		{"unparseable timestamp and quantity are null and counted; the row stays",
 			meteringCall("BatchMeterUsage", `{"usageRecords":[{"dimension":"D","customerIdentifier":"c","quantity":"lots","timestamp":"yesterday"},{"dimension":"D","customerIdentifier":"c","quantity":1.5,"timestamp":"2024-03-01T00:00:00Z"},{"dimension":"D","customerIdentifier":"c","quantity":"7","timestamp":1709251200}],"productCode":"pc"}`, "", `"errorCode":"X"`),
 			[]string{
-				"Failed pc c - D - - - X - ",
-				"Failed pc c - D - 2024-03-01T00:00:00Z - X - ",
-				"Failed pc c - D 7 2024-03-01T00:00:00Z - X - ",
+				"Failed pc c - - D - - - X - ",
+				"Failed pc c - - D - 2024-03-01T00:00:00Z - X - ",
+				"Failed pc c - - D 7 2024-03-01T00:00:00Z - X - ",
 			}, 3},
 		{"MeterUsage success",
 			meteringCall("MeterUsage", `{"timestamp":"Jul 23, 2020 1:35:44 AM","usageQuantity":1,"usageDimension":"Dimension1","productCode":"EXAMPLE_proCode"}`, `{"meteringRecordId":"m-9"}`, ""),
-			[]string{"Success EXAMPLE_proCode - - Dimension1 1 2020-07-23T01:35:44Z m-9 - - "}, 0},
+			[]string{"Success EXAMPLE_proCode - - - Dimension1 1 2020-07-23T01:35:44Z m-9 - - "}, 0},
 		{"MeterUsage dry run answered with DryRunOperation",
 			meteringCall("MeterUsage", `{"productCode":"pc","timestamp":"Jul 10, 2020 11:06:41 PM","usageDimension":"D","usageQuantity":2,"dryRun":true}`, "", `"errorCode":"DryRunOperation"`),
-			[]string{"DryRun pc - - D 2 2020-07-10T23:06:41Z - DryRunOperation true "}, 0},
+			[]string{"DryRun pc - - - D 2 2020-07-10T23:06:41Z - DryRunOperation true "}, 0},
 		{"MeterUsage that failed",
 			meteringCall("MeterUsage", `{"productCode":"pc","timestamp":"Jul 10, 2020 11:06:41 PM","usageDimension":"D","usageQuantity":2,"dryRun":false}`, "", `"errorCode":"TimestampOutOfBoundsException"`),
-			[]string{"Failed pc - - D 2 2020-07-10T23:06:41Z - TimestampOutOfBoundsException false "}, 0},
+			[]string{"Failed pc - - - D 2 2020-07-10T23:06:41Z - TimestampOutOfBoundsException false "}, 0},
 		{"MeterUsage without error or response: Unknown",
 			meteringCall("MeterUsage", `{"productCode":"pc","usageDimension":"D","usageQuantity":2}`, "", ""),
-			[]string{"Unknown pc - - D 2 - - - - "}, 0},
+			[]string{"Unknown pc - - - D 2 - - - - "}, 0},
 		{"RegisterUsage has no rows",
 			meteringCall("RegisterUsage", `{"productCode":"pc","publicKeyVersion":1}`, `{"signature":"eyJ"}`, ""), nil, 0},
 		{"ResolveCustomer has no rows",
@@ -123,7 +123,7 @@ func TestMeteringRecords(t *testing.T) {
 			meteringCall("BatchMeterUsage", `"usageRecords"`, `[1,2]`, ""), nil, 0},
 		{"a usage record that is not an object still gives its row",
 			meteringCall("BatchMeterUsage", `{"usageRecords":[7],"productCode":"pc"}`, "", `"errorCode":"X"`),
-			[]string{"Failed pc - - - - - - X - "}, 0},
+			[]string{"Failed pc - - - - - - - X - "}, 0},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

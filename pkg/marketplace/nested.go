@@ -105,6 +105,7 @@ func liftedColumns(e *Event) []struct {
 		{"productCode", &e.ProductCode},
 		{"customerIdentifier", &e.CustomerIdentifier},
 		{"customerAWSAccountId", &e.CustomerAWSAccountID},
+		{"licenseArn", &e.LicenseARN},
 		{"agreementId", &e.AgreementID},
 		{"agreementRequestId", &e.AgreementRequestID},
 		{"changeSetId", &e.ChangeSetID},

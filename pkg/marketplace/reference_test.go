@@ -234,6 +234,7 @@ func refLiftedColumns(e *Event) []struct {
 		{"productCode", &e.ProductCode},
 		{"customerIdentifier", &e.CustomerIdentifier},
 		{"customerAWSAccountId", &e.CustomerAWSAccountID},
+		{"licenseArn", &e.LicenseARN},
 		{"agreementId", &e.AgreementID},
 		{"agreementRequestId", &e.AgreementRequestID},
 		{"changeSetId", &e.ChangeSetID},
@@ -328,6 +329,7 @@ type refUsageRecord struct {
 	Dimension            text            `json:"dimension"`
 	Quantity             json.RawMessage `json:"quantity"`
 	UsageAllocations     json.RawMessage `json:"usageAllocations"`
+	LicenseARN           text            `json:"licenseArn"`
 }
 
 func refMeteringRecords(e *Event, req, resp []byte) ([]MeteringRecord, int) {
@@ -429,6 +431,7 @@ func (m *refMetering) add(e *Event, product text, raw json.RawMessage, status st
 	r := m.row(e, product, status, id)
 	r.CustomerIdentifier = u.CustomerIdentifier.ptr()
 	r.CustomerAWSAccountID = u.CustomerAWSAccountID.ptr()
+	r.LicenseARN = u.LicenseARN.ptr()
 	r.Dimension = u.Dimension.ptr()
 	r.Quantity = m.quantity(u.Quantity)
 	r.UsageTime = m.usageTime(u.Timestamp)
@@ -548,6 +551,8 @@ var referenceCases = []string{
 	`{"eventTime":"2024-01-01T00:00:00Z","eventSource":"metering-marketplace.amazonaws.com","eventName":"BatchMeterUsage","requestParameters":{"productCode":"p","usageRecords":[{"quantity":1}],"usageRecords":"no"},"responseElements":{"results":{}}}`,
 	`{"eventTime":"2024-01-01T00:00:00Z","eventSource":"metering-marketplace.amazonaws.com","eventName":"BatchMeterUsage","requestParameters":{"usageRecords":[{"Quantity":"7","TIMESTAMP":"Apr 19, 2018 4:32:50 PM","usageAllocations":[{"tags":{}},{"tags":[{"key":"k"}],"allocatedUsageQuantity":2},3]}]},"responseElements":{"results":[{"usageRecord":{"quantity":1},"status":null}],"unprocessedRecords":null}}`,
 	`{"eventTime":"2024-01-01T00:00:00Z","eventSource":"metering-marketplace.amazonaws.com","eventName":"MeterUsage","requestParameters":{"dryRun":"TRUE","usageQuantity":1.0,"timestamp":1700000000.5},"responseElements":{"meteringRecordId":"m"},"errorCode":"E"}`,
+	`{"eventTime":"2024-01-01T00:00:00Z","eventSource":"metering-marketplace.amazonaws.com","eventName":"BatchMeterUsage","requestParameters":{"usageRecords":[{"licenseArn":"a","LicenseArn":"A","customerAWSAccountId":"1"},{"licenseArn":{"x":1}},{"LICENSEARN":7}]},"responseElements":{"results":[{"usageRecord":{"licenseArn":null}}],"unprocessedRecords":[{"licenseArn":"u"}]}}`,
+	`{"eventTime":"2024-01-01T00:00:00Z","eventSource":"metering-marketplace.amazonaws.com","eventName":"ResolveCustomer","requestParameters":{"licenseArn":"r","LicenseArn":"R"},"responseElements":{"licenseArn":["x"],"licensearn":"l"}}`,
 	`{"eventTime":"2024-01-01T00:00:00Z","requestParameters":{"ProductCode":"P","productcode":"p","agreementId":null,"AgreementId":"a","entityId":{"x":1},"EntityId":"e"},"responseElements":{"productCode":[1]}}`,
 	`{"eventTime":"2024-01-01T00:00:00Z","requestParameters":{"changeSet":[{"Entity":{"identifier":"i1","Identifier":"i0"}}],"ChangeSet":[]}}`,
 	`{"eventTime":"2024-01-01T00:00:00Z","userIdentity":{"type":"AssumedRole","sessionContext":{"attributes":{"creationDate":"2024-01-01T00:00:00.1234Z","mfaAuthenticated":"false"},"sessionIssuer":"x","webIdFederationData":{"attributes":{"a":1}}},"onBehalfOf":[]},"resources":[{"ARN":"a"},"s",null],"tlsDetails":7}`,

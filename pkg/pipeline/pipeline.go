@@ -361,7 +361,7 @@ func run(ctx context.Context, cfg Config, rep *report.Report) error {
 			}
 			st := states[m.day]
 			if st == nil {
-				st = &dayState{day: m.day, rep: report.NewDay(m.day.String()), start: time.Now()}
+				st = &dayState{day: m.day, rep: report.NewDay(m.day.String()), start: time.Now(), countUnknown: selectsMarketplace(cfg.EventSources)}
 				states[m.day] = st
 			}
 			switch {
@@ -616,6 +616,9 @@ type dayState struct {
 	quarantined []Quarantined         // their bytes are in spill
 	spill       spill
 	tail        *tailState // the day before's tail, once complete
+	// countUnknown: count the written events of operations not in the table of known
+	// Marketplace operations (report.Counts.UnknownOperations).
+	countUnknown bool
 }
 
 // tailRead counts a log file of the day before's tail that this day read itself.
@@ -700,6 +703,9 @@ func publish(ctx context.Context, w *lake.Writer, d trail.Day, st *dayState, log
 	st.rep.RedeliveriesDropped = int64(redelivered)
 	events, dropped := Dedup(all)
 	st.rep.DuplicatesDropped = int64(dropped)
+	if st.countUnknown {
+		st.rep.UnknownOperations = unknownOperations(events)
+	}
 	rows := 0
 	for i := range events {
 		rows += len(events[i].Metering)

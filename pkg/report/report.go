@@ -90,6 +90,11 @@ type Counts struct {
 	RowsWritten   map[string]int64 `json:"rows_written"`   // rows per table
 	PlannedReads  int64            `json:"planned_reads"`  // dry run: log files a run would read (one GET each)
 	PlannedBytes  int64            `json:"planned_bytes"`  // dry run: their size in bytes
+	// UnknownOperations counts the events written whose operation the table of known
+	// Marketplace operations does not list, by event source and event name, so that a new
+	// API shows up here; nil (absent) when there are none, or when --event-source replaced
+	// the Marketplace sources.
+	UnknownOperations map[string]map[string]int64 `json:"unknown_operations,omitempty"`
 }
 
 // Add adds o to c.
@@ -112,6 +117,17 @@ func (c *Counts) Add(o Counts) {
 	c.ObjectsSkipped = addMap(c.ObjectsSkipped, o.ObjectsSkipped)
 	c.RecordsSkipped = addMap(c.RecordsSkipped, o.RecordsSkipped)
 	c.RowsWritten = addMap(c.RowsWritten, o.RowsWritten)
+	for source, names := range o.UnknownOperations {
+		if c.UnknownOperations == nil {
+			c.UnknownOperations = map[string]map[string]int64{}
+		}
+		if c.UnknownOperations[source] == nil {
+			c.UnknownOperations[source] = map[string]int64{}
+		}
+		for name, n := range names {
+			c.UnknownOperations[source][name] += n
+		}
+	}
 }
 
 func addMap(dst, src map[string]int64) map[string]int64 {

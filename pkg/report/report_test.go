@@ -77,3 +77,39 @@ func TestFinish(t *testing.T) {
 		t.Errorf("empty lists and maps must encode as [] and {}, not null: %v", day)
 	}
 }
+
+// TestUnknownOperationsTotals: the totals sum each day's unknown operations per source and
+// name, and a run without any has no unknown_operations field at all.
+func TestUnknownOperationsTotals(t *testing.T) {
+	d1, d2 := NewDay("2024-03-01"), NewDay("2024-03-02")
+	d1.UnknownOperations = map[string]map[string]int64{"discovery-marketplace.amazonaws.com": {"GetListingView": 2}}
+	d2.UnknownOperations = map[string]map[string]int64{
+		"discovery-marketplace.amazonaws.com": {"GetListingView": 1, "GetListingPreview": 4},
+		"agreement-marketplace.amazonaws.com": {"ForecastAgreementUsage": 3},
+	}
+	r := &Report{Days: []*Day{d1, d2}}
+	r.Finish(nil, 0)
+	var back struct {
+		Totals struct {
+			Unknown map[string]map[string]int64 `json:"unknown_operations"`
+		} `json:"totals"`
+	}
+	if err := json.Unmarshal(r.JSON(), &back); err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]map[string]int64{
+		"discovery-marketplace.amazonaws.com": {"GetListingView": 3, "GetListingPreview": 4},
+		"agreement-marketplace.amazonaws.com": {"ForecastAgreementUsage": 3},
+	}
+	if !reflect.DeepEqual(back.Totals.Unknown, want) {
+		t.Errorf("totals unknown_operations %v, want %v", back.Totals.Unknown, want)
+	}
+	if d1.UnknownOperations["discovery-marketplace.amazonaws.com"]["GetListingView"] != 2 {
+		t.Error("summing the totals changed a day's counts")
+	}
+	none := &Report{Days: []*Day{NewDay("2024-03-01")}}
+	none.Finish(nil, 0)
+	if strings.Contains(string(none.JSON()), "unknown_operations") {
+		t.Error("a run without unknown operations reports the field")
+	}
+}
