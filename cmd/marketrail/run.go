@@ -56,8 +56,10 @@ Output: the run summary (JSON, see docs/report.md) on standard output; logs on s
 error (text on a terminal, JSON lines otherwise).
 
 Runs are idempotent and resumable: each delivery day is recorded in DEST/_marketrail/
-when written, and a later run skips days that are complete and whose log files have not
-changed (--force runs them again). Without --from/--to a run covers yesterday and the
+when written, with its log files, the previous day's tail files (23:00Z on: events
+CloudTrail delivers again after midnight are kept once, from the earlier day) and the
+settings that shape its output; a later run skips days that are complete and unchanged
+in all of these (--force runs them again), and the summary gives each day's reason. Without --from/--to a run covers yesterday and the
 --lookback days before it, so it suits a nightly schedule.
 
 Exit status:
@@ -105,7 +107,7 @@ func (o *runOptions) flags(fs *flag.FlagSet) {
 	fs.StringVar(&o.from, "from", "", "first delivery day, YYYY-MM-DD (default: yesterday minus --lookback, UTC; with only --to, the same as --to)")
 	fs.StringVar(&o.to, "to", "", "last delivery day, inclusive, YYYY-MM-DD (default: yesterday, UTC)")
 	fs.IntVar(&o.lookback, "lookback", 2, "without --from/--to: also re-check this many days before yesterday (CloudTrail can deliver late); they run again only if their inputs changed")
-	fs.BoolVar(&o.force, "force", false, "run days again even if they are complete and their inputs unchanged")
+	fs.BoolVar(&o.force, "force", false, "run days again even if they are complete and unchanged (log files, the previous day's tail, settings)")
 	fs.BoolVar(&o.dryRun, "dry-run", false, "list what the window would read (days, objects, bytes, GET requests) and write nothing")
 	fs.IntVar(&o.maxFailed, "max-failed", 0, "exit 0 even with up to N objects that could not be read (they stay in the report)")
 	fs.StringVar(&o.shard, "shard", "", "run one shard I/N (0-based) of the window's delivery days, e.g. --shard 2/8")
