@@ -2,6 +2,8 @@ package storage
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -188,7 +190,7 @@ func (l *Local) Load(ctx context.Context, key string, fn func(io.Reader) error) 
 	return fn(f)
 }
 
-// Put implements Storage: it writes a hidden temporary file ".NAME.tmp" beside key, syncs it
+// Put implements Storage: it writes a hidden temporary file ".NAME.RANDOM.tmp" beside key, syncs it
 // and renames it over key. A run killed mid-write leaves only the hidden file (Athena and
 // Hive ignore names starting with '.'), which Delete or the next Put of key removes.
 func (l *Local) Put(ctx context.Context, key string, r io.ReadSeeker, size int64) error {
@@ -225,10 +227,21 @@ func (l *Local) Put(ctx context.Context, key string, r io.ReadSeeker, size int64
 	return nil
 }
 
-// tempName is the hidden name Put writes key's content under before renaming it.
+// tempName is a hidden name Put writes key's content under before renaming it:
+// ".NAME.RANDOM.tmp", unique, so that writers of the same key at the same moment (two shards
+// claiming a destination, two processes publishing one day) never rename each other's file.
 func tempName(key string) string {
 	dir, name := path.Split(key)
-	return dir + "." + name + ".tmp"
+	var b [8]byte
+	rand.Read(b[:])
+	return dir + "." + name + "." + hex.EncodeToString(b[:]) + ".tmp"
+}
+
+// isTempOf reports whether the file name is a temporary file of a Put of the key whose
+// name is name (or of marketrail before temporary names were unique: ".NAME.tmp").
+func isTempOf(file, name string) bool {
+	rest, ok := strings.CutPrefix(file, "."+name+".")
+	return ok && strings.HasSuffix(rest, "tmp")
 }
 
 // Delete implements Storage; it also removes a leftover temporary file of key.
@@ -236,7 +249,22 @@ func (l *Local) Delete(ctx context.Context, key string) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	for _, k := range []string{key, tempName(key)} {
+	if err := l.root.Remove(key); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("delete %s: %w", key, err)
+	}
+	dir, name := path.Split(key)
+	if dir == "" {
+		dir = "."
+	}
+	ents, err := l.readDir(strings.TrimSuffix(dir, "/"))
+	if err != nil {
+		return nil // no folder: no leftover either
+	}
+	for _, e := range ents {
+		if e.dir || !isTempOf(e.name, name) {
+			continue
+		}
+		k := joinKey(strings.TrimSuffix(dir, "/"), e.name)
 		if err := l.root.Remove(k); err != nil && !errors.Is(err, fs.ErrNotExist) {
 			return fmt.Errorf("delete %s: %w", k, err)
 		}

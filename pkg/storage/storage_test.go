@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/marketrail/marketrail/internal/s3test"
@@ -185,4 +186,41 @@ func TestS3(t *testing.T) {
 			}
 		}
 	})
+}
+
+// TestLocalConcurrentPuts: writers of one key at the same moment (shards claiming a
+// destination, two runs publishing a day) all succeed, the key holds one whole version, and
+// no temporary file is left.
+func TestLocalConcurrentPuts(t *testing.T) {
+	dir := t.TempDir()
+	l, err := storage.OpenLocal(dir, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	ctx := context.Background()
+	for round := range 20 {
+		var wg sync.WaitGroup
+		errs := make([]error, 8)
+		for i := range errs {
+			wg.Go(func() {
+				body := strings.Repeat(string(rune('a'+i)), 1000+round)
+				errs[i] = l.Put(ctx, "_marketrail/marker.json", strings.NewReader(body), int64(len(body)))
+			})
+		}
+		wg.Wait()
+		for i, err := range errs {
+			if err != nil {
+				t.Fatalf("round %d, writer %d: %v", round, i, err)
+			}
+		}
+		b, err := os.ReadFile(filepath.Join(dir, "_marketrail", "marker.json"))
+		if err != nil || len(b) != 1000+round || strings.Count(string(b), string(b[:1])) != len(b) {
+			t.Fatalf("round %d: key holds %d bytes, not one writer's whole version (%v)", round, len(b), err)
+		}
+	}
+	ents, _ := os.ReadDir(filepath.Join(dir, "_marketrail"))
+	if len(ents) != 1 {
+		t.Errorf("folder holds %d entries, want the key alone", len(ents))
+	}
 }
