@@ -281,13 +281,15 @@ func parseUsageTime(raw []byte) (time.Time, bool) {
 }
 
 // allocations decodes a usage record's usageAllocations leniently: elements that are not
-// objects are dropped; an absent or malformed list is null.
+// objects are dropped; an absent or malformed list is null. An array (even [] or one left
+// empty by the dropping) is a non-nil slice, written as an empty list rather than NULL, and
+// so is an allocation's Tags array: [] is not the same as nothing logged.
 func allocations(raw []byte) []UsageAllocation {
 	list, ok := elements(raw)
 	if !ok {
 		return nil
 	}
-	var out []UsageAllocation
+	out := make([]UsageAllocation, 0, len(list))
 	for _, item := range list {
 		var a [2][]byte
 		if _, ok := fields(item, allocationFields, a[:]); !ok {
@@ -299,7 +301,11 @@ func allocations(raw []byte) []UsageAllocation {
 				ua.AllocatedUsageQuantity = &v
 			}
 		}
-		for _, tr := range listOf(a[1]) {
+		tags, isList := elements(a[1])
+		if isList {
+			ua.Tags = make([]Tag, 0, len(tags))
+		}
+		for _, tr := range tags {
 			var tg [2][]byte
 			if isObject, _ := fields(tr, tagFields, tg[:]); isObject {
 				ua.Tags = append(ua.Tags, Tag{Key: textOf(tg[0]).ptr(), Value: textOf(tg[1]).ptr()})
