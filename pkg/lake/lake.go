@@ -60,6 +60,14 @@ const publishConcurrency = 4
 // DefaultMaxRowsPerFile splits very large partitions of a day into several files.
 const DefaultMaxRowsPerFile = 1_000_000
 
+// DictionaryMaxBytes caps each column's dictionary in a file. The row types ask for
+// dictionary encoding (the `dict` option of their parquet tags) on columns that are usually
+// of few distinct values; when one is not — a trail full of distinct session ARNs, say — its
+// dictionary, which parquet-go holds in memory until the file is finished, would grow with
+// the file. Past this size the column's later pages are written plain instead (standard
+// Parquet: a column chunk may mix dictionary and plain pages).
+const DictionaryMaxBytes = 1 << 20
+
 // Manifest records what one delivery day wrote, and from which inputs.
 type Manifest struct {
 	DeliveryDay string                      `json:"delivery_day"`
@@ -284,6 +292,7 @@ func (w *Writer) PublishDay(ctx context.Context, d trail.Day, inputs []Input, co
 		parquet.Compression(w.codec),
 		parquet.CreatedBy("marketrail", w.Version, ""),
 		parquet.DataPageStatistics(true),
+		parquet.DictionaryMaxBytes(DictionaryMaxBytes),
 		parquet.KeyValueMetadata("marketrail.delivery_day", d.String()),
 	}
 	// The files are independent: encode and upload several at once, so the last day of a

@@ -14,23 +14,23 @@ import (
 type MeteringRecord struct {
 	EventID              *string           `parquet:"event_id,optional" doc:"the eventID of the call that carried the record"`
 	EventTime            time.Time         `parquet:"event_time,timestamp(millisecond)" doc:"the call's eventTime, UTC"`
-	EventName            string            `parquet:"event_name" doc:"BatchMeterUsage or MeterUsage"`
-	AWSRegion            *string           `parquet:"aws_region,optional" doc:"the call's awsRegion"`
-	SellerAccountID      *string           `parquet:"seller_account_id,optional" doc:"recipientAccountId: the seller's account that metered"`
-	CallerARN            *string           `parquet:"caller_arn,optional" doc:"userIdentity.arn: who called the metering service"`
-	ProductCode          *string           `parquet:"product_code,optional" doc:"requestParameters.productCode"`
-	CustomerIdentifier   *string           `parquet:"customer_identifier,optional" doc:"the usage record's customerIdentifier"`
-	CustomerAWSAccountID *string           `parquet:"customer_aws_account_id,optional" doc:"the usage record's customerAWSAccountId (any capitalisation)"`
-	Dimension            *string           `parquet:"dimension,optional" doc:"the usage record's dimension (MeterUsage: usageDimension)"`
+	EventName            string            `parquet:"event_name,dict" doc:"BatchMeterUsage or MeterUsage"`
+	AWSRegion            *string           `parquet:"aws_region,optional,dict" doc:"the call's awsRegion"`
+	SellerAccountID      *string           `parquet:"seller_account_id,optional,dict" doc:"recipientAccountId: the seller's account that metered"`
+	CallerARN            *string           `parquet:"caller_arn,optional,dict" doc:"userIdentity.arn: who called the metering service"`
+	ProductCode          *string           `parquet:"product_code,optional,dict" doc:"requestParameters.productCode"`
+	CustomerIdentifier   *string           `parquet:"customer_identifier,optional,dict" doc:"the usage record's customerIdentifier"`
+	CustomerAWSAccountID *string           `parquet:"customer_aws_account_id,optional,dict" doc:"the usage record's customerAWSAccountId (any capitalisation)"`
+	Dimension            *string           `parquet:"dimension,optional,dict" doc:"the usage record's dimension (MeterUsage: usageDimension)"`
 	Quantity             *int64            `parquet:"quantity,optional" doc:"the usage record's quantity (MeterUsage: usageQuantity); null if unparseable"`
 	UsageTime            *time.Time        `parquet:"usage_time,optional,timestamp(millisecond)" doc:"the usage record's timestamp, UTC, parsed from the metering service's \"Apr 19, 2018 4:32:50 PM\" form; null if unparseable"`
-	Status               string            `parquet:"status" doc:"Success, CustomerNotSubscribed or DuplicateRecord as logged; Unprocessed; Failed (the call returned an error); Unknown (no response logged); DryRun"`
+	Status               string            `parquet:"status,dict" doc:"Success, CustomerNotSubscribed or DuplicateRecord as logged; Unprocessed; Failed (the call returned an error); Unknown (no response logged); DryRun"`
 	MeteringRecordID     *string           `parquet:"metering_record_id,optional" doc:"the meteringRecordId the service returned"`
 	UsageAllocations     []UsageAllocation `parquet:"usage_allocations,optional,list" doc:"usageAllocations: the usage record's allocations of its quantity to tags"`
 	DryRun               *bool             `parquet:"dry_run,optional" doc:"MeterUsage's dryRun"`
-	ErrorCode            *string           `parquet:"error_code,optional" doc:"the call's errorCode"`
-	SourceKey            string            `parquet:"source_key" doc:"the log file the call came from, relative to the source root"`
-	SourceDigest         *string           `parquet:"source_digest,optional" doc:"with --verify-digests: verified, hash_mismatch or not_covered, as for events; null when digests were not checked"`
+	ErrorCode            *string           `parquet:"error_code,optional,dict" doc:"the call's errorCode"`
+	SourceKey            string            `parquet:"source_key,dict" doc:"the log file the call came from, relative to the source root"`
+	SourceDigest         *string           `parquet:"source_digest,optional,dict" doc:"with --verify-digests: verified, hash_mismatch or not_covered, as for events; null when digests were not checked"`
 
 	// Position is the record's place in its call (0-based); with the event's source key and
 	// record index it orders rows deterministically.
@@ -46,8 +46,8 @@ type UsageAllocation struct {
 
 // Tag is one tag of a usage allocation.
 type Tag struct {
-	Key   *string `parquet:"key,optional" doc:"key"`
-	Value *string `parquet:"value,optional" doc:"value"`
+	Key   *string `parquet:"key,optional,dict" doc:"key"`
+	Value *string `parquet:"value,optional,dict" doc:"value"`
 }
 
 // EventDate is the partition a metering record belongs to: the UTC date of its call.
