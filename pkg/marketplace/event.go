@@ -43,7 +43,7 @@ type Event struct {
 	AdditionalEventData *string       `parquet:"additional_event_data,optional" doc:"additionalEventData as compact JSON text; null when absent or null"`
 	ServiceEventDetails *string       `parquet:"service_event_details,optional" doc:"serviceEventDetails as compact JSON text; null when absent or null"`
 	UserIdentity        *UserIdentity `parquet:"user_identity,optional" doc:"userIdentity: who made the call; null for AWS service events that log none"`
-	Resources           []Resource    `parquet:"resources,optional,list" doc:"resources: the resources the call acted on"`
+	Resources           []Resource    `parquet:"resources,optional,list" doc:"resources: the resources the call acted on; an empty list when logged as [], null when not logged"`
 	TLSDetails          *TLSDetails   `parquet:"tls_details,optional" doc:"tlsDetails: the TLS connection of the call"`
 
 	// Marketplace identifiers lifted out of the payloads: from responseElements first, then

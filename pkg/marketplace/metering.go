@@ -26,7 +26,7 @@ type MeteringRecord struct {
 	UsageTime            *time.Time        `parquet:"usage_time,optional,timestamp(millisecond)" doc:"the usage record's timestamp, UTC, parsed from the metering service's \"Apr 19, 2018 4:32:50 PM\" form; null if unparseable"`
 	Status               string            `parquet:"status,dict" doc:"Success, CustomerNotSubscribed or DuplicateRecord as logged; Unprocessed; Failed (the call returned an error); Unknown (no response logged); DryRun"`
 	MeteringRecordID     *string           `parquet:"metering_record_id,optional" doc:"the meteringRecordId the service returned"`
-	UsageAllocations     []UsageAllocation `parquet:"usage_allocations,optional,list" doc:"usageAllocations: the usage record's allocations of its quantity to tags"`
+	UsageAllocations     []UsageAllocation `parquet:"usage_allocations,optional,list" doc:"usageAllocations: the usage record's allocations of its quantity to tags; an empty list when logged as [], null when not logged"`
 	DryRun               *bool             `parquet:"dry_run,optional" doc:"MeterUsage's dryRun"`
 	ErrorCode            *string           `parquet:"error_code,optional,dict" doc:"the call's errorCode"`
 	SourceKey            string            `parquet:"source_key,dict" doc:"the log file the call came from, relative to the source root"`
@@ -41,7 +41,7 @@ type MeteringRecord struct {
 // UsageAllocation is one element of a usage record's usageAllocations.
 type UsageAllocation struct {
 	AllocatedUsageQuantity *int64 `parquet:"allocated_usage_quantity,optional" doc:"allocatedUsageQuantity"`
-	Tags                   []Tag  `parquet:"tags,optional,list" doc:"tags"`
+	Tags                   []Tag  `parquet:"tags,optional,list" doc:"tags: an empty list when logged as [], null when not logged"`
 }
 
 // Tag is one tag of a usage allocation.
