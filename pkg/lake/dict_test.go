@@ -23,17 +23,17 @@ import (
 // by hand (DuckDB's path_in_schema spelling) so that a tag added or lost shows here.
 var dictColumns = map[string][]string{
 	marketplace.TableEvents: {
-		"event_version", "event_source", "event_name", "event_type", "event_category", "aws_region",
+		"event_version", "event_source", "event_name", "aws_region",
 		"source_ip_address", "user_agent", "error_code", "recipient_account_id",
 		"user_identity, type", "user_identity, arn", "user_identity, account_id", "user_identity, user_name",
 		"user_identity, invoked_by", "user_identity, identity_provider",
-		"user_identity, session_context, session_issuer, type", "user_identity, session_context, session_issuer, principal_id",
+		"user_identity, session_context, session_issuer, principal_id",
 		"user_identity, session_context, session_issuer, arn", "user_identity, session_context, session_issuer, account_id",
 		"user_identity, session_context, session_issuer, user_name",
 		"user_identity, session_context, web_id_federation_data, federated_provider",
 		"resources, list, element, account_id", "resources, list, element, type",
 		"tls_details, tls_version", "tls_details, cipher_suite", "tls_details, client_provided_host_header",
-		"product_code", "catalog", "source_key", "source_digest",
+		"product_code", "source_key", "source_digest",
 	},
 	marketplace.TableMetering: {
 		"event_name", "aws_region", "seller_account_id", "caller_arn", "product_code", "customer_identifier",

@@ -7,7 +7,9 @@
 // regions, accounts, statuses, the log file's key): parquet-go writes them dictionary-encoded,
 // which makes the files smaller (see docs/performance.md) without changing the columns'
 // logical types, and so neither the DDL nor what Athena reads. Identifiers unique to a call
-// (event_id, request_id, metering_record_id, access keys) and the JSON payloads stay plain.
+// (event_id, request_id, metering_record_id, access keys) and the JSON payloads stay plain,
+// and so do columns of one or two values (event_type, event_category, catalog), which plain
+// encoding and zstd already shrink to almost nothing: a dictionary only added bytes there.
 package marketplace
 
 import (
@@ -24,8 +26,8 @@ type Event struct {
 	EventVersion        *string       `parquet:"event_version,optional,dict" doc:"eventVersion, as logged (text: \"1.10\" is not 1.1)"`
 	EventSource         string        `parquet:"event_source,dict" doc:"eventSource: the Marketplace service, e.g. metering-marketplace.amazonaws.com"`
 	EventName           string        `parquet:"event_name,dict" doc:"eventName: the API call, e.g. BatchMeterUsage"`
-	EventType           *string       `parquet:"event_type,optional,dict" doc:"eventType, e.g. AwsApiCall"`
-	EventCategory       *string       `parquet:"event_category,optional,dict" doc:"eventCategory, e.g. Management"`
+	EventType           *string       `parquet:"event_type,optional" doc:"eventType, e.g. AwsApiCall"`
+	EventCategory       *string       `parquet:"event_category,optional" doc:"eventCategory, e.g. Management"`
 	AWSRegion           *string       `parquet:"aws_region,optional,dict" doc:"awsRegion: the region the call was made to"`
 	SourceIPAddress     *string       `parquet:"source_ip_address,optional,dict" doc:"sourceIPAddress: the caller's address, or the AWS service that called"`
 	UserAgent           *string       `parquet:"user_agent,optional,dict" doc:"userAgent: the caller's client"`
@@ -55,7 +57,7 @@ type Event struct {
 	AgreementRequestID   *string `parquet:"agreement_request_id,optional" doc:"$.responseElements.agreementRequestId, else $.requestParameters.agreementRequestId"`
 	ChangeSetID          *string `parquet:"change_set_id,optional" doc:"$.responseElements.changeSetId, else $.requestParameters.changeSetId"`
 	EntityID             *string `parquet:"entity_id,optional" doc:"$.responseElements.entityId, else $.requestParameters.entityId, else $.requestParameters.changeSet[0].entity.identifier (StartChangeSet: the first change's entity)"`
-	Catalog              *string `parquet:"catalog,optional,dict" doc:"$.responseElements.catalog, else $.requestParameters.catalog"`
+	Catalog              *string `parquet:"catalog,optional" doc:"$.responseElements.catalog, else $.requestParameters.catalog"`
 	ListingID            *string `parquet:"listing_id,optional" doc:"$.responseElements.listingId, else $.requestParameters.listingId"`
 	ProductID            *string `parquet:"product_id,optional" doc:"$.responseElements.productId, else $.requestParameters.productId"`
 
@@ -110,7 +112,7 @@ type SessionAttributes struct {
 
 // SessionIssuer is sessionContext.sessionIssuer: the role or user that issued the session.
 type SessionIssuer struct {
-	Type        *string `parquet:"type,optional,dict" doc:"type"`
+	Type        *string `parquet:"type,optional" doc:"type"`
 	PrincipalID *string `parquet:"principal_id,optional,dict" doc:"principalId"`
 	ARN         *string `parquet:"arn,optional,dict" doc:"arn"`
 	AccountID   *string `parquet:"account_id,optional,dict" doc:"accountId"`
