@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -12,6 +13,7 @@ import (
 	"testing"
 
 	"github.com/parquet-go/parquet-go"
+	"github.com/parquet-go/parquet-go/format"
 
 	"github.com/marketrail/marketrail/internal/duckcheck"
 	"github.com/marketrail/marketrail/pkg/lake"
@@ -158,9 +160,16 @@ func TestDictionaryFallback(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	dictPages, plainPages := pageKinds(t, filepath.Join(dir, "agents", "event_date=2024-03-01", "2024-03-01.parquet"), "agent")
+	path := filepath.Join(dir, "agents", "event_date=2024-03-01", "2024-03-01.parquet")
+	dictPages, plainPages := pageKinds(t, path, "agent")
 	if dictPages == 0 || plainPages == 0 {
 		t.Errorf("agent: %d dictionary-encoded and %d plain data pages; want both (the fallback)", dictPages, plainPages)
+	}
+	// Readers that prune row groups by their dictionary (Trino, and so Athena) may do so only
+	// when every data page is dictionary-encoded, which they learn from the column chunk's
+	// encoding_stats: those must count the plain pages too.
+	if got, want := dataPageEncodings(t, path, "agent"), map[string]int{"RLE_DICTIONARY": dictPages, "PLAIN": plainPages}; !maps.Equal(got, want) {
+		t.Errorf("agent: encoding_stats of the data pages %v, want %v", got, want)
 	}
 	db := duckcheck.Open(t)
 	got := duckcheck.Strings(t, db, `SELECT count(*), count(DISTINCT agent),
@@ -172,15 +181,36 @@ func TestDictionaryFallback(t *testing.T) {
 	}
 }
 
-// pageKinds counts the data pages of column in the Parquet file at path that are
-// dictionary-encoded and those that are not.
-func pageKinds(t *testing.T, path, column string) (dict, plain int) {
+// dataPageEncodings returns what the footer's encoding_stats of column (in the one row
+// group of the file at path) say of its data pages: how many use each encoding.
+func dataPageEncodings(t *testing.T, path, column string) map[string]int {
+	t.Helper()
+	f := openParquet(t, path)
+	leaf, ok := f.Schema().Lookup(column)
+	if !ok {
+		t.Fatalf("no column %s", column)
+	}
+	rgs := f.Metadata().RowGroups
+	if len(rgs) != 1 {
+		t.Fatalf("%d row groups, want 1", len(rgs))
+	}
+	out := map[string]int{}
+	for _, st := range rgs[0].Columns[leaf.ColumnIndex].MetaData.EncodingStats {
+		if st.PageType == format.DataPage || st.PageType == format.DataPageV2 {
+			out[st.Encoding.String()] += int(st.Count)
+		}
+	}
+	return out
+}
+
+// openParquet opens the Parquet file at path with parquet-go; it is closed when the test ends.
+func openParquet(t *testing.T, path string) *parquet.File {
 	t.Helper()
 	fh, err := os.Open(path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer fh.Close()
+	t.Cleanup(func() { fh.Close() })
 	st, err := fh.Stat()
 	if err != nil {
 		t.Fatal(err)
@@ -189,6 +219,14 @@ func pageKinds(t *testing.T, path, column string) (dict, plain int) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return f
+}
+
+// pageKinds counts the data pages of column in the Parquet file at path that are
+// dictionary-encoded and those that are not.
+func pageKinds(t *testing.T, path, column string) (dict, plain int) {
+	t.Helper()
+	f := openParquet(t, path)
 	leaf, ok := f.Schema().Lookup(column)
 	if !ok {
 		t.Fatalf("no column %s", column)
