@@ -64,8 +64,9 @@ const DefaultMaxRowsPerFile = 1_000_000
 // dictionary encoding (the `dict` option of their parquet tags) on columns that are usually
 // of few distinct values; when one is not — a trail full of distinct session ARNs, say — its
 // dictionary, which parquet-go holds in memory until the file is finished, would grow with
-// the file. Past this size the column's later pages are written plain instead (standard
-// Parquet: a column chunk may mix dictionary and plain pages).
+// the file. Past this size (checked as each page is finished) the column's later pages are
+// written plain instead: standard Parquet, where a column chunk may mix dictionary and plain
+// pages, and its footer's encoding statistics say which it has.
 const DictionaryMaxBytes = 1 << 20
 
 // Manifest records what one delivery day wrote, and from which inputs.
