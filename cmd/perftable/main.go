@@ -6,6 +6,7 @@
 //
 //	go run ./cmd/perftable              # the full measurement (a few minutes)
 //	go run ./cmd/perftable -quick       # tiny archives, one round: checks the harness works
+//	go run ./cmd/perftable sizes -lake DIR   # a lake's Parquet bytes per table and column
 //
 // It generates its archives with the repository's generator (internal/gentrail), cached in
 // -work, and uses the S3 server of scripts/test.sh when MARKETRAIL_TEST_S3_ENDPOINT is set,
@@ -79,7 +80,7 @@ func main() {
 }
 
 // subcommand runs the jobs perftable starts as its own child processes (the DuckDB peer
-// and the fetch floor), when args name one.
+// and the fetch floor), and the sizes report, when args name one.
 func subcommand(args []string) (int, bool) {
 	if len(args) > 0 {
 		switch args[0] {
@@ -87,6 +88,8 @@ func subcommand(args []string) (int, bool) {
 			return duckdbJob(args[1:]), true
 		case "fetch-job":
 			return fetchJob(args[1:]), true
+		case "sizes":
+			return sizesJob(args[1:]), true
 		}
 	}
 	return 0, false

@@ -63,6 +63,15 @@ const publishConcurrency = 4
 // DefaultMaxRowsPerFile splits very large partitions of a day into several files.
 const DefaultMaxRowsPerFile = 1_000_000
 
+// DictionaryMaxBytes caps each column's dictionary in a file. The row types ask for
+// dictionary encoding (the `dict` option of their parquet tags) on columns that are usually
+// of few distinct values; when one is not — a trail full of distinct session ARNs, say — its
+// dictionary, which parquet-go holds in memory until the file is finished, would grow with
+// the file. Past this size (checked as each page is finished) the column's later pages are
+// written plain instead: standard Parquet, where a column chunk may mix dictionary and plain
+// pages, and its footer's encoding statistics say which it has.
+const DictionaryMaxBytes = 1 << 20
+
 // Manifest records what one delivery day wrote, and from what.
 type Manifest struct {
 	DeliveryDay string   `json:"delivery_day"`
@@ -369,6 +378,7 @@ func (w *Writer) PublishDay(ctx context.Context, d trail.Day, src *Sources, comp
 		parquet.Compression(w.codec),
 		parquet.CreatedBy("marketrail", w.Version, ""),
 		parquet.DataPageStatistics(true),
+		parquet.DictionaryMaxBytes(DictionaryMaxBytes),
 		parquet.KeyValueMetadata("marketrail.delivery_day", d.String()),
 	}
 	// The files are independent: encode and upload several at once, so the last day of a

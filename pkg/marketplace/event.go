@@ -2,6 +2,14 @@
 // Marketplace events, and the rows they become. The struct types here are the one definition
 // of each table: their `parquet` tags give the Parquet schema the lake writes, and their
 // `doc` tags the column descriptions; the Athena DDL and the docs are derived from them.
+//
+// The `dict` option marks text columns that usually hold few distinct values (sources, names,
+// regions, accounts, statuses, the log file's key): parquet-go writes them dictionary-encoded,
+// which makes the files smaller (see docs/performance.md) without changing the columns'
+// logical types, and so neither the DDL nor what Athena reads. Identifiers unique to a call
+// (event_id, request_id, metering_record_id, access keys) and the JSON payloads stay plain,
+// and so do columns of one or two values (event_type, event_category, catalog), which plain
+// encoding and zstd already shrink to almost nothing: a dictionary only added bytes there.
 package marketplace
 
 import (
@@ -15,20 +23,20 @@ import (
 type Event struct {
 	EventID             *string       `parquet:"event_id,optional" doc:"eventID: CloudTrail's unique id of the event; null in very old (eventVersion 1.0) records"`
 	EventTime           time.Time     `parquet:"event_time,timestamp(millisecond)" doc:"eventTime, UTC, millisecond precision"`
-	EventVersion        *string       `parquet:"event_version,optional" doc:"eventVersion, as logged (text: \"1.10\" is not 1.1)"`
-	EventSource         string        `parquet:"event_source" doc:"eventSource: the Marketplace service, e.g. metering-marketplace.amazonaws.com"`
-	EventName           string        `parquet:"event_name" doc:"eventName: the API call, e.g. BatchMeterUsage"`
+	EventVersion        *string       `parquet:"event_version,optional,dict" doc:"eventVersion, as logged (text: \"1.10\" is not 1.1)"`
+	EventSource         string        `parquet:"event_source,dict" doc:"eventSource: the Marketplace service, e.g. metering-marketplace.amazonaws.com"`
+	EventName           string        `parquet:"event_name,dict" doc:"eventName: the API call, e.g. BatchMeterUsage"`
 	EventType           *string       `parquet:"event_type,optional" doc:"eventType, e.g. AwsApiCall"`
 	EventCategory       *string       `parquet:"event_category,optional" doc:"eventCategory, e.g. Management"`
-	AWSRegion           *string       `parquet:"aws_region,optional" doc:"awsRegion: the region the call was made to"`
-	SourceIPAddress     *string       `parquet:"source_ip_address,optional" doc:"sourceIPAddress: the caller's address, or the AWS service that called"`
-	UserAgent           *string       `parquet:"user_agent,optional" doc:"userAgent: the caller's client"`
-	ErrorCode           *string       `parquet:"error_code,optional" doc:"errorCode: the error the call returned; null when it succeeded"`
+	AWSRegion           *string       `parquet:"aws_region,optional,dict" doc:"awsRegion: the region the call was made to"`
+	SourceIPAddress     *string       `parquet:"source_ip_address,optional,dict" doc:"sourceIPAddress: the caller's address, or the AWS service that called"`
+	UserAgent           *string       `parquet:"user_agent,optional,dict" doc:"userAgent: the caller's client"`
+	ErrorCode           *string       `parquet:"error_code,optional,dict" doc:"errorCode: the error the call returned; null when it succeeded"`
 	ErrorMessage        *string       `parquet:"error_message,optional" doc:"errorMessage: the error's description"`
 	RequestID           *string       `parquet:"request_id,optional" doc:"requestID: the service's id of the request"`
 	ReadOnly            *bool         `parquet:"read_only,optional" doc:"readOnly: whether the call only reads (the string forms \"true\"/\"True\" are accepted)"`
 	ManagementEvent     *bool         `parquet:"management_event,optional" doc:"managementEvent: whether this is a management event"`
-	RecipientAccountID  *string       `parquet:"recipient_account_id,optional" doc:"recipientAccountId: the account that received the event (for metering: the seller)"`
+	RecipientAccountID  *string       `parquet:"recipient_account_id,optional,dict" doc:"recipientAccountId: the account that received the event (for metering: the seller)"`
 	SharedEventID       *string       `parquet:"shared_event_id,optional" doc:"sharedEventID: links the copies of an event delivered to several accounts"`
 	APIVersion          *string       `parquet:"api_version,optional" doc:"apiVersion"`
 	VPCEndpointID       *string       `parquet:"vpc_endpoint_id,optional" doc:"vpcEndpointId: the VPC endpoint the call came through"`
@@ -37,15 +45,15 @@ type Event struct {
 	AdditionalEventData *string       `parquet:"additional_event_data,optional" doc:"additionalEventData as compact JSON text; null when absent or null"`
 	ServiceEventDetails *string       `parquet:"service_event_details,optional" doc:"serviceEventDetails as compact JSON text; null when absent or null"`
 	UserIdentity        *UserIdentity `parquet:"user_identity,optional" doc:"userIdentity: who made the call; null for AWS service events that log none"`
-	Resources           []Resource    `parquet:"resources,optional,list" doc:"resources: the resources the call acted on"`
+	Resources           []Resource    `parquet:"resources,optional,list" doc:"resources: the resources the call acted on; an empty list when logged as [], null when not logged"`
 	TLSDetails          *TLSDetails   `parquet:"tls_details,optional" doc:"tlsDetails: the TLS connection of the call"`
 
 	// Marketplace identifiers lifted out of the payloads: from responseElements first, then
 	// requestParameters, matching the key case-insensitively, top-level keys only.
-	ProductCode          *string `parquet:"product_code,optional" doc:"$.responseElements.productCode, else $.requestParameters.productCode"`
+	ProductCode          *string `parquet:"product_code,optional,dict" doc:"$.responseElements.productCode, else $.requestParameters.productCode"`
 	CustomerIdentifier   *string `parquet:"customer_identifier,optional" doc:"$.responseElements.customerIdentifier, else $.requestParameters.customerIdentifier (BatchMeterUsage's per-record customers are in metering_records)"`
 	CustomerAWSAccountID *string `parquet:"customer_aws_account_id,optional" doc:"$.responseElements.customerAWSAccountId, else $.requestParameters.customerAWSAccountId (any capitalisation)"`
-	LicenseARN           *string `parquet:"license_arn,optional" doc:"$.responseElements.licenseArn, else $.requestParameters.licenseArn: the licence of one agreement (ResolveCustomer's response under Concurrent Agreements); BatchMeterUsage's per-record licences are in metering_records"`
+	LicenseARN           *string `parquet:"license_arn,optional,dict" doc:"$.responseElements.licenseArn, else $.requestParameters.licenseArn: the licence of one agreement (ResolveCustomer's response under Concurrent Agreements); BatchMeterUsage's per-record licences are in metering_records"`
 	AgreementID          *string `parquet:"agreement_id,optional" doc:"$.responseElements.agreementId, else $.requestParameters.agreementId"`
 	AgreementRequestID   *string `parquet:"agreement_request_id,optional" doc:"$.responseElements.agreementRequestId, else $.requestParameters.agreementRequestId"`
 	ChangeSetID          *string `parquet:"change_set_id,optional" doc:"$.responseElements.changeSetId, else $.requestParameters.changeSetId"`
@@ -54,9 +62,9 @@ type Event struct {
 	ListingID            *string `parquet:"listing_id,optional" doc:"$.responseElements.listingId, else $.requestParameters.listingId"`
 	ProductID            *string `parquet:"product_id,optional" doc:"$.responseElements.productId, else $.requestParameters.productId"`
 
-	SourceKey string `parquet:"source_key" doc:"the log file the event came from, relative to the source root (the same for a bucket and a local copy of it)"`
+	SourceKey string `parquet:"source_key,dict" doc:"the log file the event came from, relative to the source root (the same for a bucket and a local copy of it)"`
 	// SourceDigest is set by the pipeline, not by Decode.
-	SourceDigest *string `parquet:"source_digest,optional" doc:"with --verify-digests: what CloudTrail's digests say of the log file: verified (its SHA-256 is the one a digest lists), hash_mismatch (changed since delivery), not_covered (no digest lists it); null when digests were not checked"`
+	SourceDigest *string `parquet:"source_digest,optional,dict" doc:"with --verify-digests: what CloudTrail's digests say of the log file: verified (its SHA-256 is the one a digest lists), hash_mismatch (changed since delivery), not_covered (no digest lists it); null when digests were not checked"`
 
 	// RecordIndex is the event's position in its log file. It is not a column: it orders
 	// events deterministically and picks the surviving copy of a duplicate.
@@ -76,14 +84,14 @@ type Notes struct {
 
 // UserIdentity is the userIdentity element: who made the call.
 type UserIdentity struct {
-	Type             *string         `parquet:"type,optional" doc:"type"`
+	Type             *string         `parquet:"type,optional,dict" doc:"type"`
 	PrincipalID      *string         `parquet:"principal_id,optional" doc:"principalId"`
-	ARN              *string         `parquet:"arn,optional" doc:"arn"`
-	AccountID        *string         `parquet:"account_id,optional" doc:"accountId"`
+	ARN              *string         `parquet:"arn,optional,dict" doc:"arn"`
+	AccountID        *string         `parquet:"account_id,optional,dict" doc:"accountId"`
 	AccessKeyID      *string         `parquet:"access_key_id,optional" doc:"accessKeyId"`
-	UserName         *string         `parquet:"user_name,optional" doc:"userName"`
-	InvokedBy        *string         `parquet:"invoked_by,optional" doc:"invokedBy"`
-	IdentityProvider *string         `parquet:"identity_provider,optional" doc:"identityProvider"`
+	UserName         *string         `parquet:"user_name,optional,dict" doc:"userName"`
+	InvokedBy        *string         `parquet:"invoked_by,optional,dict" doc:"invokedBy"`
+	IdentityProvider *string         `parquet:"identity_provider,optional,dict" doc:"identityProvider"`
 	SessionContext   *SessionContext `parquet:"session_context,optional" doc:"sessionContext"`
 	OnBehalfOf       *OnBehalfOf     `parquet:"on_behalf_of,optional" doc:"onBehalfOf"`
 }
@@ -106,15 +114,15 @@ type SessionAttributes struct {
 // SessionIssuer is sessionContext.sessionIssuer: the role or user that issued the session.
 type SessionIssuer struct {
 	Type        *string `parquet:"type,optional" doc:"type"`
-	PrincipalID *string `parquet:"principal_id,optional" doc:"principalId"`
-	ARN         *string `parquet:"arn,optional" doc:"arn"`
-	AccountID   *string `parquet:"account_id,optional" doc:"accountId"`
-	UserName    *string `parquet:"user_name,optional" doc:"userName"`
+	PrincipalID *string `parquet:"principal_id,optional,dict" doc:"principalId"`
+	ARN         *string `parquet:"arn,optional,dict" doc:"arn"`
+	AccountID   *string `parquet:"account_id,optional,dict" doc:"accountId"`
+	UserName    *string `parquet:"user_name,optional,dict" doc:"userName"`
 }
 
 // WebIDFederationData is sessionContext.webIdFederationData.
 type WebIDFederationData struct {
-	FederatedProvider *string `parquet:"federated_provider,optional" doc:"federatedProvider"`
+	FederatedProvider *string `parquet:"federated_provider,optional,dict" doc:"federatedProvider"`
 	Attributes        *string `parquet:"attributes,optional" doc:"attributes, as compact JSON text"`
 }
 
@@ -127,15 +135,15 @@ type OnBehalfOf struct {
 // Resource is one element of resources.
 type Resource struct {
 	ARN       *string `parquet:"arn,optional" doc:"arn"`
-	AccountID *string `parquet:"account_id,optional" doc:"accountId"`
-	Type      *string `parquet:"type,optional" doc:"type"`
+	AccountID *string `parquet:"account_id,optional,dict" doc:"accountId"`
+	Type      *string `parquet:"type,optional,dict" doc:"type"`
 }
 
 // TLSDetails is the tlsDetails element.
 type TLSDetails struct {
-	TLSVersion               *string `parquet:"tls_version,optional" doc:"tlsVersion"`
-	CipherSuite              *string `parquet:"cipher_suite,optional" doc:"cipherSuite"`
-	ClientProvidedHostHeader *string `parquet:"client_provided_host_header,optional" doc:"clientProvidedHostHeader"`
+	TLSVersion               *string `parquet:"tls_version,optional,dict" doc:"tlsVersion"`
+	CipherSuite              *string `parquet:"cipher_suite,optional,dict" doc:"cipherSuite"`
+	ClientProvidedHostHeader *string `parquet:"client_provided_host_header,optional,dict" doc:"clientProvidedHostHeader"`
 }
 
 // EventDate is the partition an event belongs to: the UTC date of its eventTime.

@@ -14,24 +14,24 @@ import (
 type MeteringRecord struct {
 	EventID              *string           `parquet:"event_id,optional" doc:"the eventID of the call that carried the record"`
 	EventTime            time.Time         `parquet:"event_time,timestamp(millisecond)" doc:"the call's eventTime, UTC"`
-	EventName            string            `parquet:"event_name" doc:"BatchMeterUsage or MeterUsage"`
-	AWSRegion            *string           `parquet:"aws_region,optional" doc:"the call's awsRegion"`
-	SellerAccountID      *string           `parquet:"seller_account_id,optional" doc:"recipientAccountId: the seller's account that metered"`
-	CallerARN            *string           `parquet:"caller_arn,optional" doc:"userIdentity.arn: who called the metering service"`
-	ProductCode          *string           `parquet:"product_code,optional" doc:"requestParameters.productCode; null for Concurrent Agreements metering, which names a licence (license_arn) instead"`
-	CustomerIdentifier   *string           `parquet:"customer_identifier,optional" doc:"the usage record's customerIdentifier"`
-	CustomerAWSAccountID *string           `parquet:"customer_aws_account_id,optional" doc:"the usage record's customerAWSAccountId (any capitalisation)"`
-	LicenseARN           *string           `parquet:"license_arn,optional" doc:"the usage record's licenseArn (in requestParameters.usageRecords[], responseElements.results[].usageRecord or responseElements.unprocessedRecords[]): the buyer's licence, one per agreement, which Concurrent Agreements metering names instead of requestParameters.productCode; null for MeterUsage, whose request has none"`
-	Dimension            *string           `parquet:"dimension,optional" doc:"the usage record's dimension (MeterUsage: usageDimension)"`
+	EventName            string            `parquet:"event_name,dict" doc:"BatchMeterUsage or MeterUsage"`
+	AWSRegion            *string           `parquet:"aws_region,optional,dict" doc:"the call's awsRegion"`
+	SellerAccountID      *string           `parquet:"seller_account_id,optional,dict" doc:"recipientAccountId: the seller's account that metered"`
+	CallerARN            *string           `parquet:"caller_arn,optional,dict" doc:"userIdentity.arn: who called the metering service"`
+	ProductCode          *string           `parquet:"product_code,optional,dict" doc:"requestParameters.productCode; null for Concurrent Agreements metering, which names a licence (license_arn) instead"`
+	CustomerIdentifier   *string           `parquet:"customer_identifier,optional,dict" doc:"the usage record's customerIdentifier"`
+	CustomerAWSAccountID *string           `parquet:"customer_aws_account_id,optional,dict" doc:"the usage record's customerAWSAccountId (any capitalisation)"`
+	LicenseARN           *string           `parquet:"license_arn,optional,dict" doc:"the usage record's licenseArn (in requestParameters.usageRecords[], responseElements.results[].usageRecord or responseElements.unprocessedRecords[]): the buyer's licence, one per agreement, which Concurrent Agreements metering names instead of requestParameters.productCode; null for MeterUsage, whose request has none"`
+	Dimension            *string           `parquet:"dimension,optional,dict" doc:"the usage record's dimension (MeterUsage: usageDimension)"`
 	Quantity             *int64            `parquet:"quantity,optional" doc:"the usage record's quantity (MeterUsage: usageQuantity); null if unparseable"`
 	UsageTime            *time.Time        `parquet:"usage_time,optional,timestamp(millisecond)" doc:"the usage record's timestamp, UTC, parsed from the metering service's \"Apr 19, 2018 4:32:50 PM\" form; null if unparseable"`
-	Status               string            `parquet:"status" doc:"Success, CustomerNotSubscribed or DuplicateRecord as logged; Unprocessed; Failed (the call returned an error); Unknown (no response logged); DryRun"`
+	Status               string            `parquet:"status,dict" doc:"Success, CustomerNotSubscribed or DuplicateRecord as logged; Unprocessed; Failed (the call returned an error); Unknown (no response logged); DryRun"`
 	MeteringRecordID     *string           `parquet:"metering_record_id,optional" doc:"the meteringRecordId the service returned"`
-	UsageAllocations     []UsageAllocation `parquet:"usage_allocations,optional,list" doc:"usageAllocations: the usage record's allocations of its quantity to tags"`
+	UsageAllocations     []UsageAllocation `parquet:"usage_allocations,optional,list" doc:"usageAllocations: the usage record's allocations of its quantity to tags; an empty list when logged as [], null when not logged"`
 	DryRun               *bool             `parquet:"dry_run,optional" doc:"MeterUsage's dryRun"`
-	ErrorCode            *string           `parquet:"error_code,optional" doc:"the call's errorCode"`
-	SourceKey            string            `parquet:"source_key" doc:"the log file the call came from, relative to the source root"`
-	SourceDigest         *string           `parquet:"source_digest,optional" doc:"with --verify-digests: verified, hash_mismatch or not_covered, as for events; null when digests were not checked"`
+	ErrorCode            *string           `parquet:"error_code,optional,dict" doc:"the call's errorCode"`
+	SourceKey            string            `parquet:"source_key,dict" doc:"the log file the call came from, relative to the source root"`
+	SourceDigest         *string           `parquet:"source_digest,optional,dict" doc:"with --verify-digests: verified, hash_mismatch or not_covered, as for events; null when digests were not checked"`
 
 	// Position is the record's place in its call (0-based); with the event's source key and
 	// record index it orders rows deterministically.
@@ -42,13 +42,13 @@ type MeteringRecord struct {
 // UsageAllocation is one element of a usage record's usageAllocations.
 type UsageAllocation struct {
 	AllocatedUsageQuantity *int64 `parquet:"allocated_usage_quantity,optional" doc:"allocatedUsageQuantity"`
-	Tags                   []Tag  `parquet:"tags,optional,list" doc:"tags"`
+	Tags                   []Tag  `parquet:"tags,optional,list" doc:"tags: an empty list when logged as [], null when not logged"`
 }
 
 // Tag is one tag of a usage allocation.
 type Tag struct {
-	Key   *string `parquet:"key,optional" doc:"key"`
-	Value *string `parquet:"value,optional" doc:"value"`
+	Key   *string `parquet:"key,optional,dict" doc:"key"`
+	Value *string `parquet:"value,optional,dict" doc:"value"`
 }
 
 // EventDate is the partition a metering record belongs to: the UTC date of its call.
@@ -287,13 +287,15 @@ func parseUsageTime(raw []byte) (time.Time, bool) {
 }
 
 // allocations decodes a usage record's usageAllocations leniently: elements that are not
-// objects are dropped; an absent or malformed list is null.
+// objects are dropped; an absent or malformed list is null. An array (even [] or one left
+// empty by the dropping) is a non-nil slice, written as an empty list rather than NULL, and
+// so is an allocation's Tags array: [] is not the same as nothing logged.
 func allocations(raw []byte) []UsageAllocation {
 	list, ok := elements(raw)
 	if !ok {
 		return nil
 	}
-	var out []UsageAllocation
+	out := make([]UsageAllocation, 0, len(list))
 	for _, item := range list {
 		var a [2][]byte
 		if _, ok := fields(item, allocationFields, a[:]); !ok {
@@ -305,7 +307,11 @@ func allocations(raw []byte) []UsageAllocation {
 				ua.AllocatedUsageQuantity = &v
 			}
 		}
-		for _, tr := range listOf(a[1]) {
+		tags, isList := elements(a[1])
+		if isList {
+			ua.Tags = make([]Tag, 0, len(tags))
+		}
+		for _, tr := range tags {
 			var tg [2][]byte
 			if isObject, _ := fields(tr, tagFields, tg[:]); isObject {
 				ua.Tags = append(ua.Tags, Tag{Key: textOf(tg[0]).ptr(), Value: textOf(tg[1]).ptr()})

@@ -70,12 +70,16 @@ func onBehalfOf(raw []byte) *OnBehalfOf {
 	return &OnBehalfOf{UserID: textOf(o[0]).ptr(), IdentityStoreARN: textOf(o[1]).ptr()}
 }
 
+// resources decodes the resources array: its elements that are objects, in order. Any
+// array, even [] or one of no objects, is a non-nil slice, so the column holds an empty
+// list; absent, null or a value that is not an array is nil, written as NULL. The two mean
+// different things to a reader ("the call named no resources" against "nothing logged").
 func resources(raw []byte) []Resource {
 	list, ok := elements(raw)
 	if !ok {
 		return nil
 	}
-	var out []Resource
+	out := make([]Resource, 0, len(list))
 	for _, item := range list {
 		var r [3][]byte
 		if isObject, _ := fields(item, resourceFields, r[:]); isObject {

@@ -205,7 +205,7 @@ func refResources(raw json.RawMessage) []Resource {
 	if !ok {
 		return nil
 	}
-	var out []Resource
+	out := []Resource{} // an array, even [], is an empty list, not null
 	for _, item := range list {
 		var r struct{ ARN, AccountID, Type text }
 		if refObject(item, &r) {
@@ -482,7 +482,7 @@ func refAllocations(raw json.RawMessage) []UsageAllocation {
 	if !ok {
 		return nil
 	}
-	var out []UsageAllocation
+	out := []UsageAllocation{} // an array, even [], is an empty list, not null
 	for _, item := range list {
 		var a struct {
 			AllocatedUsageQuantity json.RawMessage `json:"allocatedUsageQuantity"`
@@ -496,6 +496,9 @@ func refAllocations(raw json.RawMessage) []UsageAllocation {
 			if v, ok := parseQuantity(q); ok {
 				ua.AllocatedUsageQuantity = &v
 			}
+		}
+		if a.Tags != nil { // encoding/json: [] is an empty slice, null or absent nil
+			ua.Tags = []Tag{}
 		}
 		for _, tr := range a.Tags {
 			var tg struct{ Key, Value text }
