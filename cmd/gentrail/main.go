@@ -57,6 +57,7 @@ Flags:
 	records := fs.Int("records-per-file", large.RecordsPerFile, "mean records per log file")
 	ratio := fs.Float64("marketplace-ratio", large.MarketplaceRatio, "share of records that are Marketplace events")
 	decoys := fs.Float64("decoy-ratio", large.DecoyRatio, "share of the other records that are decoys")
+	redeliveries := fs.Float64("redeliveries", large.Redeliveries, "share of the Marketplace events of each folder's last file of a day delivered again in its first file of the next day")
 	start := fs.String("start", large.Start.Format("2006-01-02"), "first delivery day of the window, YYYY-MM-DD")
 	specials := fs.Bool("specials", false, "add the sample's special cases (needs 4 accounts, 2 regions, 3 days)")
 	signed := fs.Bool("signed-digests", false, "write real hourly digest files, chained and signed with the generator's test key")
@@ -103,6 +104,8 @@ Flags:
 			cfg.MarketplaceRatio = *ratio
 		case "decoy-ratio":
 			cfg.DecoyRatio = *decoys
+		case "redeliveries":
+			cfg.Redeliveries = *redeliveries
 		case "specials":
 			cfg.Specials = *specials
 		case "signed-digests":
