@@ -10,6 +10,13 @@
 //
 // At most a few delivery days are in flight at once, so memory depends on how busy a day is,
 // not on the length of the window.
+//
+// A day also depends on the previous delivery day's tail, its log files from 23:00Z on
+// (trail.InTail): CloudTrail delivers some of their events again after midnight, and the day
+// drops those (DropTail). The tail is read from the source: when the previous day is read in
+// the same run, its workers' results serve both days; otherwise the day reads the tail files
+// itself, for their eventIDs only. Either way a day's output depends only on the log files,
+// never on the order days run in or on what the destination already holds.
 package pipeline
 
 import (
@@ -374,9 +381,6 @@ func run(ctx context.Context, cfg Config, rep *report.Report) error {
 					st.rep.PlannedBytes = st.plan.bytes + st.plan.tailBytes
 				}
 				delete(tails, m.day) // a day not read needs no tail
-				if m.end == report.ActionUnchanged {
-					delete(tails, m.day.AddDays(1))
-				}
 			case m.begin != nil:
 				st.plan = m.begin
 				st.rep.Reason = m.begin.reason
