@@ -17,7 +17,16 @@ FUZZTIME=${FUZZTIME:-30s}
 CACHE=${XDG_CACHE_HOME:-$HOME/.cache}/marketrail
 export GOFLAGS=${GOFLAGS:--buildvcs=false}
 
+START=$SECONDS
+STAGE_START=$SECONDS
 say() { printf '==> %s\n' "$*" >&2; }
+# stage names a step and says how long the one before it took, so the suite's time can be
+# seen where it goes.
+stage() {
+	if [ -n "${STAGE:-}" ]; then printf '==> %s took %ds\n' "$STAGE" $((SECONDS - STAGE_START)) >&2; fi
+	STAGE=$1 STAGE_START=$SECONDS
+	say "$1"
+}
 
 # --- tools -----------------------------------------------------------------------------------
 command -v go >/dev/null || { echo "test.sh: Go is required (https://go.dev/dl)" >&2; exit 1; }
@@ -70,17 +79,17 @@ export MARKETRAIL_TEST_S3_ENDPOINT=http://127.0.0.1:$PORT
 say "versitygw $VERSITYGW_VERSION on $MARKETRAIL_TEST_S3_ENDPOINT (pid $VGW_PID)"
 
 # --- checks ----------------------------------------------------------------------------------
-say "gofmt"
+stage "gofmt"
 bad=$(gofmt -l $(git ls-files '*.go' 2>/dev/null || find . -name '*.go'))
 if [ -n "$bad" ]; then echo "gofmt would change: $bad" >&2; exit 1; fi
 
-say "go vet"
+stage "go vet"
 go vet ./...
 
-say "go test -race"
+stage "go test -race"
 go test -race -count=1 ./...
 
-say "fuzz ($FUZZTIME per target)"
+stage "fuzz ($FUZZTIME per target)"
 for pkg in $(go list ./...); do
 	dir=$(go list -f '{{.Dir}}' "$pkg")
 	for target in $(grep -ho '^func Fuzz[A-Za-z0-9_]*' "$dir"/*_test.go 2>/dev/null | sed 's/^func //'); do
@@ -90,7 +99,8 @@ for pkg in $(go list ./...); do
 	done
 done
 
-say "benchmarks (one iteration each; timings are not checked)"
+stage "benchmarks (one iteration each; timings are not checked)"
 go test -run='^$' -bench=. -benchtime=1x ./... >"$WORK/bench.log" 2>&1 || { cat "$WORK/bench.log" >&2; exit 1; }
 
-say "all tests passed"
+stage "done"
+say "all tests passed in $((SECONDS - START))s"
