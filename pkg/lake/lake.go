@@ -36,7 +36,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"os"
+	"path"
 	"reflect"
 	"slices"
 	"sync"
@@ -84,12 +86,15 @@ type Manifest struct {
 	Tail []Input `json:"tail"`
 	// Settings is what else shaped the day's output; Fingerprint hashes it with Tail.
 	// A manifest without a fingerprint (written before marketrail kept one) never matches.
-	Settings    *Settings                   `json:"settings,omitempty"`
-	Fingerprint string                      `json:"fingerprint,omitempty"`
-	Rows        map[string]map[string]int64 `json:"rows"` // table → event_date → rows
-	Tool        string                      `json:"tool"`
-	Version     string                      `json:"version"`
-	Updated     time.Time                   `json:"updated"`
+	Settings    *Settings `json:"settings,omitempty"`
+	Fingerprint string    `json:"fingerprint,omitempty"`
+	// Sizes is each file's size in bytes (absent in manifests written before it was kept):
+	// a day is unchanged only while its files are still there with these sizes.
+	Sizes   map[string]int64            `json:"sizes,omitempty"`
+	Rows    map[string]map[string]int64 `json:"rows"` // table → event_date → rows
+	Tool    string                      `json:"tool"`
+	Version string                      `json:"version"`
+	Updated time.Time                   `json:"updated"`
 }
 
 // Input is one object of a delivery day's folders, as listed.
@@ -148,6 +153,7 @@ const (
 	ReasonNeighbourChanged = "neighbour_changed" // the previous day's tail changed
 	ReasonSettingsChanged  = "settings_changed"  // written with other settings, or before manifests kept them
 	ReasonForced           = "forced"            // --force
+	ReasonOutputsChanged   = "outputs_changed"   // a file it wrote is gone or has another size
 	ReasonUnchanged        = "unchanged"         // complete, same inputs and settings: skipped
 )
 
@@ -329,6 +335,7 @@ func permute[T any](rows []T, order []int) {
 // Result is what PublishDay wrote.
 type Result struct {
 	Files []string                    // keys of the files written
+	Sizes map[string]int64            // each file's size in bytes
 	Rows  map[string]map[string]int64 // table → event_date → rows
 }
 
@@ -338,7 +345,8 @@ type Result struct {
 // read (else the manifest says partial, and the day is run again next time).
 func (w *Writer) PublishDay(ctx context.Context, d trail.Day, src *Sources, complete bool, tables ...Table) (Result, error) {
 	w.init()
-	res := Result{Rows: map[string]map[string]int64{}}
+	res := Result{Rows: map[string]map[string]int64{}, Sizes: map[string]int64{}}
+	var sizesMu sync.Mutex
 	old, err := w.ReadManifest(ctx, d)
 	if err != nil {
 		return res, err
@@ -395,7 +403,13 @@ hand:
 		}
 		g.Go(func() error {
 			defer func() { <-w.slots }()
-			return w.publish(gctx, f, meta)
+			size, err := w.publish(gctx, f, meta)
+			if err == nil {
+				sizesMu.Lock()
+				res.Sizes[f.key] = size
+				sizesMu.Unlock()
+			}
+			return err
 		})
 	}
 	if err := g.Wait(); err != nil {
@@ -417,28 +431,28 @@ hand:
 	if !complete {
 		state = StatePartial
 	}
-	return res, w.writeManifest(ctx, src, &Manifest{DeliveryDay: d.String(), State: state, Files: res.Files, Rows: res.Rows})
+	return res, w.writeManifest(ctx, src, &Manifest{DeliveryDay: d.String(), State: state, Files: res.Files, Sizes: res.Sizes, Rows: res.Rows})
 }
 
 // publish writes one file to a local temporary file, then puts it on the destination.
-func (w *Writer) publish(ctx context.Context, f file, meta []parquet.WriterOption) error {
+func (w *Writer) publish(ctx context.Context, f file, meta []parquet.WriterOption) (int64, error) {
 	tmp, err := os.CreateTemp(w.TempDir, ".marketrail-*.parquet")
 	if err != nil {
-		return fmt.Errorf("stage %s: %w", f.key, err)
+		return 0, fmt.Errorf("stage %s: %w", f.key, err)
 	}
 	defer os.Remove(tmp.Name())
 	defer tmp.Close()
 	if err := f.write(tmp, meta); err != nil {
-		return fmt.Errorf("write %s: %w", f.key, err)
+		return 0, fmt.Errorf("write %s: %w", f.key, err)
 	}
 	size, err := tmp.Seek(0, io.SeekCurrent)
 	if err == nil {
 		_, err = tmp.Seek(0, io.SeekStart)
 	}
 	if err != nil {
-		return fmt.Errorf("stage %s: %w", f.key, err)
+		return 0, fmt.Errorf("stage %s: %w", f.key, err)
 	}
-	return w.Dest.Put(ctx, f.key, &hookReader{r: tmp, at: size / 2, fn: func() { w.hook(HookUpload) }}, size)
+	return size, w.Dest.Put(ctx, f.key, &hookReader{r: tmp, at: size / 2, fn: func() { w.hook(HookUpload) }}, size)
 }
 
 // hookReader calls fn once, when at bytes have been read through it.
@@ -464,6 +478,37 @@ func (h *hookReader) Seek(off int64, whence int) (int64, error) {
 	n, err := h.r.Seek(off, whence)
 	h.n = n
 	return n, err
+}
+
+// Intact reports whether the files manifest m lists are all still on the destination, with
+// the sizes it recorded (any size, for a manifest written before sizes were kept): a day
+// whose files were deleted, truncated or replaced behind marketrail's back is not unchanged,
+// whatever its inputs. It lists each folder the day wrote to once, narrowed to the day's own
+// file names (they all start with the delivery day), so it costs one listing per partition
+// the day touched, never a request per file. It returns the first file found missing or
+// changed ("" when intact).
+func (w *Writer) Intact(ctx context.Context, m *Manifest) (string, error) {
+	dirs := map[string][]string{}
+	for _, f := range m.Files {
+		dir := path.Dir(f) + "/"
+		dirs[dir] = append(dirs[dir], f)
+	}
+	for _, dir := range slices.Sorted(maps.Keys(dirs)) {
+		found := map[string]int64{}
+		for e, err := range w.Dest.List(ctx, dir+m.DeliveryDay, false) {
+			if err != nil {
+				return "", fmt.Errorf("check the files of delivery day %s: %w", m.DeliveryDay, err)
+			}
+			found[e.Key] = e.Size
+		}
+		for _, f := range dirs[dir] {
+			size, ok := found[f]
+			if want, recorded := m.Sizes[f]; !ok || recorded && size != want {
+				return f, nil
+			}
+		}
+	}
+	return "", nil
 }
 
 // ReadManifest returns delivery day d's manifest, or nil if the day has none.

@@ -541,8 +541,16 @@ func listDay(ctx context.Context, cfg *Config, w *lake.Writer, folders []trail.F
 			return nil, err
 		}
 		if plan.reason = m.Stale(&plan.sources); plan.reason == lake.ReasonUnchanged {
-			cfg.Logger.Info("delivery day unchanged since it was written: skipped (--force runs it again)", "delivery_day", d.String())
-			return cur, send(message{day: d, end: report.ActionUnchanged, reason: plan.reason})
+			missing, err := w.Intact(ctx, m)
+			if err != nil {
+				return nil, err
+			}
+			if missing == "" {
+				cfg.Logger.Info("delivery day unchanged since it was written: skipped (--force runs it again)", "delivery_day", d.String())
+				return cur, send(message{day: d, end: report.ActionUnchanged, reason: plan.reason})
+			}
+			cfg.Logger.Warn("a file the delivery day wrote is gone or has changed on the destination: the day is written again", "delivery_day", d.String(), "file", missing)
+			plan.reason = lake.ReasonOutputsChanged
 		}
 	}
 	cur.read = true

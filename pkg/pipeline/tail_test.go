@@ -431,3 +431,61 @@ func TestMistypedEventSource(t *testing.T) {
 		t.Errorf("event sources reordered: %d unchanged, want 2", rep.DaysUnchanged)
 	}
 }
+
+// TestDamagedDestination: a day whose published files were deleted, truncated or replaced
+// behind marketrail's back is not unchanged: the next run writes it again (outputs_changed),
+// or, when a partition folder was replaced by a file, fails naming it and leaves the day
+// unfinished, never skipped.
+func TestDamagedDestination(t *testing.T) {
+	from, to, clean := cleanRun(t)
+	want := rows(t, clean)
+	mid := from.AddDays(1)
+	for _, damage := range []string{"deleted", "truncated", "folder replaced"} {
+		t.Run(damage, func(t *testing.T) {
+			dest := t.TempDir()
+			run(t, sample, dest, from, to, nil)
+			man, err := (&lake.Writer{Dest: open(t, dest, false)}).ReadManifest(context.Background(), mid)
+			if err != nil || man == nil {
+				t.Fatal(err)
+			}
+			var victim string
+			for _, f := range man.Files {
+				if strings.HasPrefix(f, "events/") {
+					victim = filepath.Join(dest, filepath.FromSlash(f))
+					break
+				}
+			}
+			switch damage {
+			case "deleted":
+				os.Remove(victim)
+			case "truncated":
+				os.Truncate(victim, 100)
+			case "folder replaced":
+				dir := filepath.Dir(victim)
+				os.RemoveAll(dir)
+				os.WriteFile(dir, []byte("not a folder"), 0o644)
+			}
+			if damage == "folder replaced" {
+				_, err := runErr(sample, dest, from, to, nil)
+				if err == nil || !strings.Contains(err.Error(), filepath.Base(filepath.Dir(victim))) {
+					t.Fatalf("run over a partition folder replaced by a file: %v; want an error naming it", err)
+				}
+				man, _ := (&lake.Writer{Dest: open(t, dest, false)}).ReadManifest(context.Background(), mid)
+				if man == nil || man.State == lake.StateComplete {
+					t.Errorf("the day is recorded complete after failing: %+v", man)
+				}
+				return
+			}
+			rep := run(t, sample, dest, from, to, nil)
+			if rep.DaysWritten != 1 || rep.Days[1].Reason != lake.ReasonOutputsChanged {
+				t.Fatalf("after the file was %s: %d days written, reason %q; want the middle day, outputs_changed", damage, rep.DaysWritten, rep.Days[1].Reason)
+			}
+			if got := rows(t, dest); !slices.Equal(got, want) {
+				t.Errorf("after the file was %s and the day written again: %d rows, want %d", damage, len(got), len(want))
+			}
+			if rep := run(t, sample, dest, from, to, nil); rep.DaysUnchanged != 3 {
+				t.Errorf("once repaired: %d unchanged, want 3", rep.DaysUnchanged)
+			}
+		})
+	}
+}
