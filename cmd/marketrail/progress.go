@@ -274,10 +274,12 @@ func textWidth(head string, fields []string, sep string) int {
 	return n
 }
 
-// duration formats d for the progress line: 45s, 3m05s, 2h10m.
+// duration formats d for the progress line: 0.5s, 45s, 3m05s, 2h10m.
 func duration(d time.Duration) string {
 	s := int64(d.Round(time.Second) / time.Second)
 	switch {
+	case d < 10*time.Second:
+		return fmt.Sprintf("%.1fs", d.Seconds())
 	case s < 60:
 		return fmt.Sprintf("%ds", s)
 	case s < 3600:

@@ -52,15 +52,26 @@ refuses the request and the run stops with exit 1 before reading or writing anyt
 --sse AES256 or --sse aws:kms [--sse-kms-key-id KEY] encrypts every object marketrail
 writes to S3 (Parquet files, manifests, the marker, an s3:// --report) that way.
 
-Output: the run summary (JSON, see docs/report.md) on standard output; logs on standard
-error (text on a terminal, JSON lines otherwise).
+Output: which stream carries what.
+  standard output  the run summary as JSON (see docs/report.md) when standard output is
+                   not a terminal (a pipe, a file, a container's log) or with --report -;
+                   a terminal gets no JSON unless --report - asks for it
+  standard error   logs (text on a terminal, JSON lines otherwise); on a terminal, the
+                   progress line (--progress) and, at the end, a short summary for a
+                   person: how the run ended, its window, days written / unchanged /
+                   failed, objects read and failed (the first few named), events, rows
+                   per table, quarantined records, elapsed time (on standard output
+                   instead when only that is a terminal)
+  --report FILE|s3://BUCKET/KEY   the JSON summary, also written there
 
 Runs are idempotent and resumable: each delivery day is recorded in DEST/_marketrail/
 when written, with its log files, the previous day's tail files (23:00Z on: events
 CloudTrail delivers again after midnight are kept once, from the earlier day) and the
 settings that shape its output; a later run skips days that are complete and unchanged
 in all of these (--force runs them again), and the summary gives each day's reason. Without --from/--to a run covers yesterday and the
---lookback days before it, so it suits a nightly schedule.
+--lookback days before it, so it suits a nightly schedule. --from alone runs until
+yesterday, and is refused (exit 2) when that is more than 31 days: give --to for a longer
+backfill. Every run logs its window (first and last day, number of days) as it starts.
 
 Exit status:
   0    every object was read and every event written (or at most --max-failed failed)
@@ -71,7 +82,8 @@ Exit status:
        includes them
   4    finished, but --verify-digests found log files or digests CloudTrail did not
        write (changed, gone, a broken chain); the summary's digests section names them
-  130  interrupted by SIGINT;  143  interrupted by SIGTERM
+  130  interrupted by SIGINT;  143  interrupted by SIGTERM (at any moment after start,
+       with the summary, status "interrupted")
 
 Example:
   marketrail run --source s3://my-trail-bucket --dest s3://my-lake/marketplace \
@@ -266,11 +278,10 @@ func runCommand(ctx context.Context, args []string, stdout, stderr io.Writer, si
 			}
 		}
 	}
+	log.Info("run finished", "status", rep.Status, "exit_code", rep.ExitCode, "elapsed_seconds", rep.Elapsed,
+		"events", rep.Totals.RowsWritten["events"], "objects_failed", rep.Totals.ObjectsFailed)
 	if humanOut != nil {
 		fmt.Fprint(humanOut, rep.Text())
-	} else {
-		log.Info("run finished", "status", rep.Status, "exit_code", rep.ExitCode, "elapsed_seconds", rep.Elapsed,
-			"events", rep.Totals.RowsWritten["events"], "objects_failed", rep.Totals.ObjectsFailed)
 	}
 	return exit
 }
