@@ -62,7 +62,7 @@ Flags:
 	specials := fs.Bool("specials", false, "add the sample's special cases (needs 4 accounts, 2 regions, 3 days)")
 	signed := fs.Bool("signed-digests", false, "write real hourly digest files, chained and signed with the generator's test key")
 	backfill := fs.Bool("digest-backfill", false, "with -signed-digests, list each digested folder's first log file in a _backfill digest")
-	publicKeys := fs.String("digest-public-keys", "", "also write the test key's public key, as `aws cloudtrail list-public-keys` prints it, to this file")
+	publicKeys := fs.String("digest-public-keys", "", "also write the test key's public key, as 'aws cloudtrail list-public-keys' prints it, to `FILE`")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return 0

@@ -65,3 +65,15 @@ func TestFlags(t *testing.T) {
 		t.Errorf("-regions 99: exit %d, want 1", code)
 	}
 }
+
+// TestHelpPlaceholder: -digest-public-keys takes a FILE, and its help says so (the flag
+// package takes a back-quoted word of the usage as the value's placeholder).
+func TestHelpPlaceholder(t *testing.T) {
+	var out, errb bytes.Buffer
+	if code := run([]string{"-h"}, &out, &errb); code != 0 {
+		t.Fatalf("-h: exit %d", code)
+	}
+	if help := errb.String(); !strings.Contains(help, "-digest-public-keys FILE\n") || strings.Contains(help, "-digest-public-keys aws") {
+		t.Errorf("-h does not show -digest-public-keys FILE:\n%s", help)
+	}
+}

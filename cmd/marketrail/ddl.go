@@ -26,14 +26,14 @@ Flags:
 func ddlCommand(_ context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("marketrail ddl", flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
-	location := fs.String("location", "", "where the tables are: s3://BUCKET/PREFIX, as given to 'run --dest' (required)")
-	database := fs.String("database", "", "the Athena database to create the tables in (default: the query's current database)")
+	location := fs.String("location", "", "where the tables are: `s3://BUCKET/PREFIX`, as given to 'run --dest' (required)")
+	database := fs.String("database", "", "the Athena database `NAME` to create the tables in (default: the query's current database)")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			fmt.Fprintf(stdout, ddlUsage, flagDefaults(fs))
 			return report.ExitOK
 		}
-		fmt.Fprintf(stderr, "marketrail ddl: %v\nRun 'marketrail ddl --help' for usage.\n", err)
+		fmt.Fprintf(stderr, "marketrail ddl: %v\nRun 'marketrail ddl --help' for usage.\n", parseError(fs, err))
 		return report.ExitUsage
 	}
 	bucket, _, ok := parseS3(*location)

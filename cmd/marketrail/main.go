@@ -8,11 +8,12 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/signal"
 	"runtime"
 	"runtime/debug"
+	"sync/atomic"
 	"syscall"
 
+	"github.com/marketrail/marketrail/internal/earlysignal"
 	"github.com/marketrail/marketrail/pkg/report"
 )
 
@@ -20,10 +21,15 @@ import (
 var version = ""
 
 func main() {
+	// The process has been subscribed to SIGINT and SIGTERM since its first moments (package
+	// earlysignal, initialized before the heavy dependencies): a signal never kills it
+	// outright; 'run' turns it into a summary and exit 130 or 143 (withSignals), the other
+	// commands finish in moments and ignore it.
+	signals := earlysignal.Signals()
 	// No allocation sampling unless --memprofile asks for it (startProfiles turns it on):
 	// the sampled stacks' buckets are fresh memory, faulted in across the run's threads.
 	runtime.MemProfileRate = 0
-	os.Exit(run(context.Background(), os.Args[1:], os.Stdout, os.Stderr))
+	os.Exit(run(context.Background(), os.Args[1:], os.Stdout, os.Stderr, signals))
 }
 
 const usage = `marketrail turns an AWS CloudTrail log archive into an Athena data lake of
@@ -39,31 +45,45 @@ Run 'marketrail run --help' for the flags and exit statuses, 'marketrail ddl --h
 the Athena tables.
 `
 
-// run is main without the process: it returns the exit status.
-func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+// commands are marketrail's subcommands, as 'help' and the suggestions for a misspelt one
+// know them.
+func commands() []string { return []string{"run", "ddl", "version", "help"} }
+
+// run is main without the process: it returns the exit status. signals delivers the
+// SIGINT and SIGTERM the process receives.
+func run(ctx context.Context, args []string, stdout, stderr io.Writer, signals <-chan os.Signal) int {
 	if len(args) == 0 {
 		fmt.Fprint(stderr, usage)
 		return report.ExitUsage
 	}
 	switch cmd, rest := args[0], args[1:]; cmd {
 	case "run":
-		return runCommand(ctx, rest, stdout, stderr)
+		return runCommand(ctx, rest, stdout, stderr, signals)
 	case "ddl":
 		return ddlCommand(ctx, rest, stdout, stderr)
 	case "version", "--version", "-version":
 		fmt.Fprintln(stdout, "marketrail", buildVersion())
 		return report.ExitOK
 	case "help", "-h", "-help", "--help":
-		if len(rest) > 0 && rest[0] == "run" {
-			return runCommand(ctx, []string{"--help"}, stdout, stderr)
-		}
-		if len(rest) > 0 && rest[0] == "ddl" {
+		switch {
+		case len(rest) == 0, rest[0] == "help":
+			fmt.Fprint(stdout, usage)
+			return report.ExitOK
+		case len(rest) > 1:
+			fmt.Fprintf(stderr, "marketrail help: give one command, not %q\n", rest)
+			return report.ExitUsage
+		case rest[0] == "run":
+			return runCommand(ctx, []string{"--help"}, stdout, stderr, nil)
+		case rest[0] == "ddl":
 			return ddlCommand(ctx, []string{"--help"}, stdout, stderr)
+		case rest[0] == "version":
+			fmt.Fprintln(stdout, "Usage: marketrail version\n\nPrints marketrail's version.")
+			return report.ExitOK
 		}
-		fmt.Fprint(stdout, usage)
-		return report.ExitOK
+		fmt.Fprintf(stderr, "marketrail help: unknown command %q%s\n\n%s", rest[0], didYouMean(rest[0], commands(), ""), usage)
+		return report.ExitUsage
 	default:
-		fmt.Fprintf(stderr, "marketrail: unknown command %q\n\n%s", cmd, usage)
+		fmt.Fprintf(stderr, "marketrail: unknown command %q%s\n\n%s", cmd, didYouMean(cmd, commands(), ""), usage)
 		return report.ExitUsage
 	}
 }
@@ -79,36 +99,38 @@ func buildVersion() string {
 	return "dev"
 }
 
-// withSignals returns a context cancelled by SIGINT or SIGTERM, and a function that reports
-// the exit status for the signal received (0 if none).
-func withSignals(ctx context.Context) (context.Context, func() int, func()) {
+// withSignals returns a context cancelled by the first SIGINT or SIGTERM from ch (main's,
+// which it subscribed before anything else), a function that reports the exit status for
+// the signal received (0 if none), and one that releases the context. ch stays subscribed
+// until the process exits, so a signal that arrives after the run's end is not fatal either.
+func withSignals(ctx context.Context, ch <-chan os.Signal) (context.Context, func() int, func()) {
 	ctx, cancel := context.WithCancel(ctx)
-	ch := make(chan os.Signal, 2)
-	signal.Notify(ch, os.Interrupt, syscall.SIGTERM)
-	got := make(chan int, 1)
+	var got atomic.Int32 // the exit status for the first signal taken, 0 before
+	take := func(s os.Signal) {
+		code := int32(report.ExitSIGINT)
+		if s == syscall.SIGTERM {
+			code = report.ExitSIGTERM
+		}
+		got.CompareAndSwap(0, code)
+		cancel()
+	}
 	go func() {
 		select {
 		case s := <-ch:
-			code := report.ExitSIGINT
-			if s == syscall.SIGTERM {
-				code = report.ExitSIGTERM
-			}
-			got <- code
-			cancel()
+			take(s)
 		case <-ctx.Done():
 		}
 	}()
 	interrupted := func() int {
+		// A signal already delivered but not yet taken by the goroutine counts too.
 		select {
-		case c := <-got:
-			got <- c
-			return c
+		case s := <-ch:
+			take(s)
 		default:
-			return 0
 		}
+		return int(got.Load())
 	}
-	stop := func() { signal.Stop(ch); cancel() }
-	return ctx, interrupted, stop
+	return ctx, interrupted, cancel
 }
 
 // errUsage marks a command-line mistake (exit status 2).

@@ -52,15 +52,26 @@ refuses the request and the run stops with exit 1 before reading or writing anyt
 --sse AES256 or --sse aws:kms [--sse-kms-key-id KEY] encrypts every object marketrail
 writes to S3 (Parquet files, manifests, the marker, an s3:// --report) that way.
 
-Output: the run summary (JSON, see docs/report.md) on standard output; logs on standard
-error (text on a terminal, JSON lines otherwise).
+Output: which stream carries what.
+  standard output  the run summary as JSON (see docs/report.md) when standard output is
+                   not a terminal (a pipe, a file, a container's log) or with --report -;
+                   a terminal gets no JSON unless --report - asks for it
+  standard error   logs (text on a terminal, JSON lines otherwise); on a terminal, the
+                   progress line (--progress) and, at the end, a short summary for a
+                   person: how the run ended, its window, days written / unchanged /
+                   failed, objects read and failed (the first few named), events, rows
+                   per table, quarantined records, elapsed time (on standard output
+                   instead when only that is a terminal)
+  --report FILE|s3://BUCKET/KEY   the JSON summary, also written there
 
 Runs are idempotent and resumable: each delivery day is recorded in DEST/_marketrail/
 when written, with its log files, the previous day's tail files (23:00Z on: events
 CloudTrail delivers again after midnight are kept once, from the earlier day) and the
 settings that shape its output; a later run skips days that are complete and unchanged
 in all of these (--force runs them again), and the summary gives each day's reason. Without --from/--to a run covers yesterday and the
---lookback days before it, so it suits a nightly schedule.
+--lookback days before it, so it suits a nightly schedule. --from alone runs until
+yesterday, and is refused (exit 2) when that is more than 31 days: give --to for a longer
+backfill. Every run logs its window (first and last day, number of days) as it starts.
 
 Exit status:
   0    every object was read and every event written (or at most --max-failed failed)
@@ -71,7 +82,8 @@ Exit status:
        includes them
   4    finished, but --verify-digests found log files or digests CloudTrail did not
        write (changed, gone, a broken chain); the summary's digests section names them
-  130  interrupted by SIGINT;  143  interrupted by SIGTERM
+  130  interrupted by SIGINT;  143  interrupted by SIGTERM (at any moment after start,
+       with the summary, status "interrupted")
 
 Example:
   marketrail run --source s3://my-trail-bucket --dest s3://my-lake/marketplace \
@@ -102,38 +114,38 @@ type runOptions struct {
 }
 
 func (o *runOptions) flags(fs *flag.FlagSet) {
-	fs.StringVar(&o.source, "source", "", "the trail archive: s3://BUCKET[/PREFIX] or a folder holding AWSLogs/ (required)")
-	fs.StringVar(&o.dest, "dest", "", "where to write the tables: s3://BUCKET/PREFIX or a folder (required)")
-	fs.StringVar(&o.from, "from", "", "first delivery day, YYYY-MM-DD (default: yesterday minus --lookback, UTC; with only --to, the same as --to)")
-	fs.StringVar(&o.to, "to", "", "last delivery day, inclusive, YYYY-MM-DD (default: yesterday, UTC)")
+	fs.StringVar(&o.source, "source", "", "the trail archive `SRC`: s3://BUCKET[/PREFIX] or a folder holding AWSLogs/ (required)")
+	fs.StringVar(&o.dest, "dest", "", "where to write the tables, `DEST`: s3://BUCKET/PREFIX or a folder (required)")
+	fs.StringVar(&o.from, "from", "", "first delivery day, `YYYY-MM-DD` (default: yesterday minus --lookback, UTC; with only --to, the same as --to); alone, it means until yesterday, at most 31 days: a longer window needs --to")
+	fs.StringVar(&o.to, "to", "", "last delivery day, inclusive, `YYYY-MM-DD` (default: yesterday, UTC)")
 	fs.IntVar(&o.lookback, "lookback", 2, "without --from/--to: also re-check this many days before yesterday (CloudTrail can deliver late); they run again only if their inputs changed")
 	fs.BoolVar(&o.force, "force", false, "run days again even if they are complete and unchanged (log files, the previous day's tail, settings)")
 	fs.BoolVar(&o.dryRun, "dry-run", false, "list what the window would read (days, objects, bytes, GET requests) and write nothing")
 	fs.IntVar(&o.maxFailed, "max-failed", 0, "exit 0 even with up to N objects that could not be read (they stay in the report)")
-	fs.StringVar(&o.shard, "shard", "", "run one shard I/N (0-based) of the window's delivery days, e.g. --shard 2/8")
+	fs.StringVar(&o.shard, "shard", "", "run one shard `I/N` (0-based) of the window's delivery days, e.g. --shard 2/8")
 	fs.IntVar(&o.shards, "shards", 0, "run one shard of N, its index taken from JOB_COMPLETION_INDEX (Kubernetes Indexed Job) or AWS_BATCH_JOB_ARRAY_INDEX (AWS Batch array job)")
-	fs.Func("accounts", "only these account ids, comma-separated (default: all)", listFlag(&o.accounts))
-	fs.Func("regions", "only these regions, comma-separated (default: all)", listFlag(&o.regions))
-	fs.Func("event-source", "keep these event sources instead of AWS Marketplace, comma-separated", listFlag(&o.eventSources))
+	fs.Func("accounts", "only these accounts: 12-digit ids, comma-separated, `ID,...` (default: all)", listFlag(&o.accounts))
+	fs.Func("regions", "only these regions: names, comma-separated, `NAME,...` (default: all)", listFlag(&o.regions))
+	fs.Func("event-source", "keep these event sources instead of AWS Marketplace: comma-separated, `NAME,...`", listFlag(&o.eventSources))
 	fs.IntVar(&o.workers, "workers", pipeline.DefaultWorkers(), "log files read at once")
 	fs.IntVar(&o.maxRows, "max-rows-per-file", 1_000_000, "rows per Parquet file before a day's partition is split")
 	fs.Int64Var(&o.maxObjectBytes, "max-object-bytes", pipeline.DefaultMaxObjectBytes, "fail a log file (as a corrupt one) whose JSON text inflates to more than N bytes: a gzip bomb; "+
 		"the default, 1 GiB, is some twenty times the largest file CloudTrail writes (it starts a new file every few minutes, well under 50 MB) and inflates in about a second")
-	fs.StringVar(&o.endpoint, "endpoint-url", "", "S3-compatible endpoint URL (default: $AWS_ENDPOINT_URL_S3, else AWS)")
-	fs.StringVar(&o.profile, "profile", "", "AWS profile (default: $AWS_PROFILE)")
-	fs.StringVar(&o.region, "region", "", "AWS region (default: $AWS_REGION or the profile's)")
-	fs.StringVar(&o.reportPath, "report", "", "also write the run summary to FILE or s3://BUCKET/KEY")
-	fs.StringVar(&o.sourceOwner, "source-bucket-owner", "", "the 12-digit account id that must own the --source bucket; every request to it fails (403) otherwise")
-	fs.StringVar(&o.destOwner, "dest-bucket-owner", "", "the 12-digit account id that must own the --dest bucket (and a --report in that bucket); every request to it fails (403) otherwise")
+	fs.StringVar(&o.endpoint, "endpoint-url", "", "S3-compatible endpoint `URL` (default: $AWS_ENDPOINT_URL_S3, else AWS)")
+	fs.StringVar(&o.profile, "profile", "", "AWS profile `NAME` (default: $AWS_PROFILE)")
+	fs.StringVar(&o.region, "region", "", "AWS region `NAME` (default: $AWS_REGION or the profile's)")
+	fs.StringVar(&o.reportPath, "report", "", "write the run summary (JSON) to `FILE`, - (standard output) or s3://BUCKET/KEY; see Output below")
+	fs.StringVar(&o.sourceOwner, "source-bucket-owner", "", "the 12-digit account `ID` that must own the --source bucket; every request to it fails (403) otherwise")
+	fs.StringVar(&o.destOwner, "dest-bucket-owner", "", "the 12-digit account `ID` that must own the --dest bucket (and a --report in that bucket); every request to it fails (403) otherwise")
 	fs.StringVar(&o.sse, "sse", "", "server-side encryption of every object written to S3: AES256 (SSE-S3) or aws:kms (SSE-KMS) (default: the bucket's default encryption)")
-	fs.StringVar(&o.sseKMSKeyID, "sse-kms-key-id", "", "with --sse aws:kms: the KMS key (id, ARN or alias ARN) (default: the account's aws/s3 key)")
+	fs.StringVar(&o.sseKMSKeyID, "sse-kms-key-id", "", "with --sse aws:kms: the KMS `KEY` (id, ARN or alias ARN) (default: the account's aws/s3 key)")
 	fs.StringVar(&o.logFormat, "log-format", "auto", "log format: text, json, or auto (text on a terminal, else JSON)")
 	fs.StringVar(&o.progress, "progress", "auto", "progress bar: on, off, or auto (on when standard error is a terminal)")
-	fs.StringVar(&o.cpuProfile, "cpuprofile", "", "write a CPU profile of the run to FILE (go tool pprof)")
-	fs.StringVar(&o.memProfile, "memprofile", "", "write a heap profile (allocations) at the end of the run to FILE (go tool pprof)")
-	fs.StringVar(&o.traceFile, "trace", "", "write an execution trace of the run to FILE (go tool trace): where cores sat idle, GC, scheduling")
+	fs.StringVar(&o.cpuProfile, "cpuprofile", "", "write a CPU profile of the run to `FILE` (go tool pprof)")
+	fs.StringVar(&o.memProfile, "memprofile", "", "write a heap profile (allocations) at the end of the run to `FILE` (go tool pprof)")
+	fs.StringVar(&o.traceFile, "trace", "", "write an execution trace of the run to `FILE` (go tool trace): where cores sat idle, GC, scheduling")
 	fs.BoolVar(&o.verifyDigests, "verify-digests", false, "check every log file read against CloudTrail's integrity digests (hashes and chains; signatures with --digest-public-keys); the report's digests section says what was found")
-	fs.StringVar(&o.digestKeys, "digest-public-keys", "", "with --verify-digests: check the digests' signatures with the public keys in FILE, as `aws cloudtrail list-public-keys` prints them (default for an S3 source in AWS: ask CloudTrail's ListPublicKeys for each region)")
+	fs.StringVar(&o.digestKeys, "digest-public-keys", "", "with --verify-digests: check the digests' signatures with the public keys in `FILE`, as 'aws cloudtrail list-public-keys' prints them (default for an S3 source in AWS: ask CloudTrail's ListPublicKeys for each region)")
 }
 
 func listFlag(dst *[]string) func(string) error {
@@ -147,7 +159,10 @@ func listFlag(dst *[]string) func(string) error {
 	}
 }
 
-func runCommand(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+func runCommand(ctx context.Context, args []string, stdout, stderr io.Writer, signals <-chan os.Signal) int {
+	// First, so that a signal at any moment from here on ends in the summary.
+	ctx, interrupted, stop := withSignals(ctx, signals)
+	defer stop()
 	var o runOptions
 	fs := flag.NewFlagSet("marketrail run", flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
@@ -157,7 +172,7 @@ func runCommand(ctx context.Context, args []string, stdout, stderr io.Writer) in
 			fmt.Fprintf(stdout, runUsage, flagDefaults(fs))
 			return report.ExitOK
 		}
-		fmt.Fprintf(stderr, "marketrail run: %v\nRun 'marketrail run --help' for usage.\n", err)
+		fmt.Fprintf(stderr, "marketrail run: %v\nRun 'marketrail run --help' for usage.\n", parseError(fs, err))
 		return report.ExitUsage
 	}
 	cfg, err := o.config(time.Now(), os.Getenv)
@@ -169,8 +184,6 @@ func runCommand(ctx context.Context, args []string, stdout, stderr io.Writer) in
 		return report.ExitUsage
 	}
 
-	ctx, interrupted, stop := withSignals(ctx)
-	defer stop()
 	stopProfiles, err := startProfiles(o.cpuProfile, o.memProfile, o.traceFile)
 	if err != nil {
 		fmt.Fprintf(stderr, "marketrail: %v\n", err)
@@ -178,14 +191,34 @@ func runCommand(ctx context.Context, args []string, stdout, stderr io.Writer) in
 	}
 	defer stopProfiles()
 	showProgress := o.progress == "on" || o.progress == "auto" && isTerminal(stderr)
-	log := newLogger(stderr, o.logFormat, showProgress)
+	logTo := stderr
+	var bar *progress
+	if showProgress {
+		if f, ok := stderr.(*os.File); ok && isTerminal(f) {
+			bar = newProgress(f)
+		} else {
+			bar = newProgressLine(stderr, func() int { return 80 }, time.Now)
+		}
+		cfg.Progress = bar
+		logTo = bar // logs are written above the bar, never across it
+	}
+	logFormat := o.logFormat
+	if logFormat == "auto" {
+		logFormat = "json"
+		if isTerminal(stderr) {
+			logFormat = "text"
+		}
+	}
+	log := newLogger(logTo, logFormat, showProgress)
 	cfg.Logger = log
 	cfg.Version = buildVersion()
 	cfg.Hook = testHook(os.Getenv(crashEnv), os.Getenv(panicEnv))
-	var bar *progress
+	window := report.Window(cfg.From.String(), cfg.To.String())
 	if showProgress {
-		bar = newProgress(stderr)
-		cfg.Progress = bar
+		// Only warnings are logged under the bar; the window is worth a line all the same.
+		fmt.Fprintf(logTo, "marketrail: window %s\n", window)
+	} else {
+		log.Info("window "+window, "from", cfg.From.String(), "to", cfg.To.String(), "dry_run", cfg.DryRun)
 	}
 
 	// Connections for every request in flight: the workers' GETs, the listings, the uploads.
@@ -196,6 +229,9 @@ func runCommand(ctx context.Context, args []string, stdout, stderr io.Writer) in
 	s.expectOwner(o.dest, o.destOwner)
 	defer s.close()
 	rep, err := func() (*report.Report, error) {
+		if interrupted() != 0 {
+			return nil, ctx.Err() // a signal before the run began: nothing is opened
+		}
 		var err error
 		if cfg.Source, err = s.open(ctx, o.source, false); err != nil {
 			return nil, fmt.Errorf("source %s: %w", o.source, err)
@@ -212,35 +248,77 @@ func runCommand(ctx context.Context, args []string, stdout, stderr io.Writer) in
 	}()
 	if rep == nil { // the run never started
 		rep = &report.Report{Tool: "marketrail", Version: cfg.Version, Source: o.source, Dest: o.dest,
-			From: cfg.From.String(), To: cfg.To.String(), Started: time.Now().UTC()}
+			From: cfg.From.String(), To: cfg.To.String(), Started: time.Now().UTC(), DryRun: cfg.DryRun}
 		rep.Finish(err, 0)
-	}
-	if bar != nil {
-		bar.finish()
 	}
 	if code := interrupted(); code != 0 {
 		rep.Finish(nil, code)
 		rep.Error = "interrupted by " + map[int]string{report.ExitSIGINT: "SIGINT", report.ExitSIGTERM: "SIGTERM"}[code]
 		err = nil
 	}
+	if bar != nil {
+		bar.finish(outcome(rep))
+	}
 	if err != nil {
 		fmt.Fprintf(stderr, "marketrail: %v\n", err)
 	}
-	stdout.Write(rep.JSON())
-	if o.reportPath != "" {
+	jsonOut, humanOut := summaryStreams(o.reportPath, stdout, stderr, isTerminal)
+	if jsonOut != nil {
+		jsonOut.Write(rep.JSON())
+	}
+	exit := rep.ExitCode
+	if o.reportPath != "" && o.reportPath != "-" {
 		// Written even when interrupted, with a context of its own, so a scheduler learns why.
 		wctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 		defer cancel()
 		if werr := s.writeFile(wctx, o.reportPath, rep.JSON()); werr != nil {
 			fmt.Fprintf(stderr, "marketrail: write report: %v\n", werr)
-			if rep.ExitCode == report.ExitOK {
-				return report.ExitFatal
+			if exit == report.ExitOK {
+				exit = report.ExitFatal
 			}
 		}
 	}
 	log.Info("run finished", "status", rep.Status, "exit_code", rep.ExitCode, "elapsed_seconds", rep.Elapsed,
 		"events", rep.Totals.RowsWritten["events"], "objects_failed", rep.Totals.ObjectsFailed)
-	return rep.ExitCode
+	if humanOut != nil {
+		fmt.Fprint(humanOut, rep.Text())
+	}
+	return exit
+}
+
+// summaryStreams says where the run's summaries go, given --report and which of standard
+// output and standard error are terminals:
+//
+//   - the JSON summary goes to standard output when --report is -, or when standard output
+//     is not a terminal (a program or a file reads it); a terminal on standard output gets
+//     no JSON unless --report - asks for it. --report FILE or s3://... writes it there too.
+//   - the summary for a person (report.Text) goes to standard error when it is a terminal,
+//     else to standard output when that is a terminal and carries no JSON; with no
+//     terminal at all there is none (the log's "run finished" line says how it ended).
+func summaryStreams(reportPath string, stdout, stderr io.Writer, isTerm func(io.Writer) bool) (jsonOut, humanOut io.Writer) {
+	if reportPath == "-" || !isTerm(stdout) {
+		jsonOut = stdout
+	}
+	switch {
+	case isTerm(stderr):
+		humanOut = stderr
+	case isTerm(stdout) && jsonOut == nil:
+		humanOut = stdout
+	}
+	return jsonOut, humanOut
+}
+
+// outcome is the word that ends the progress line: done, or how the run ended otherwise.
+func outcome(r *report.Report) string {
+	switch {
+	case r.Status == report.StatusOK && r.DryRun:
+		return "dry run done"
+	case r.Status == report.StatusOK:
+		return "done"
+	case r.Status == report.StatusInterrupted:
+		return "interrupted"
+	}
+	return r.Status
 }
 
 // config checks the options and turns them into a pipeline configuration. getenv reads
@@ -269,6 +347,10 @@ func (o *runOptions) config(now time.Time, getenv func(string) string) (pipeline
 	}
 	if to.Before(from) {
 		return cfg, fmt.Errorf("%w: --to %s is before --from %s", errUsage, to, from)
+	}
+	if o.from != "" && o.to == "" && len(trail.Range(from, to)) > maxOpenWindow {
+		return cfg, fmt.Errorf("%w: --from %s without --to means until yesterday: %s; give --to for a window of more than %d days",
+			errUsage, o.from, report.Window(from.String(), to.String()), maxOpenWindow)
 	}
 	for _, a := range o.accounts {
 		if !trail.IsAccountID(a) {
@@ -333,6 +415,10 @@ func (o *runOptions) config(now time.Time, getenv func(string) string) (pipeline
 	}
 	return cfg, nil
 }
+
+// maxOpenWindow is the longest window --from may open without --to: a longer one is far
+// more often a slip (a month's backfill meant, years read) than a wish.
+const maxOpenWindow = 31
 
 // checkS3Security checks --source-bucket-owner, --dest-bucket-owner, --sse and
 // --sse-kms-key-id.
@@ -422,15 +508,9 @@ func sameLocation(a, b string) bool {
 	return err1 == nil && err2 == nil && aa == bb
 }
 
-// newLogger logs to w: text on a terminal, JSON lines otherwise (or as format says). Under
-// a progress bar only warnings and errors are logged, so the bar stays readable.
+// newLogger logs to w in format (text or json). Under a progress bar (quiet) only warnings
+// and errors are logged, so the bar stays readable.
 func newLogger(w io.Writer, format string, quiet bool) *slog.Logger {
-	if format == "auto" {
-		format = "json"
-		if isTerminal(w) {
-			format = "text"
-		}
-	}
 	opts := &slog.HandlerOptions{}
 	if quiet {
 		opts.Level = slog.LevelWarn
