@@ -70,8 +70,8 @@ type Report struct {
 	// EmptyDays lists the delivery days whose trail folders hold no log file at all
 	// (Day.Empty), in order; never null.
 	EmptyDays []string `json:"empty_days"`
-	Totals        Counts    `json:"totals"`          // the sum over Days
-	Days          []*Day    `json:"days"`            // one entry per delivery day, in order
+	Totals    Counts   `json:"totals"` // the sum over Days
+	Days      []*Day   `json:"days"`   // one entry per delivery day, in order
 
 	// Digests is, with --verify-digests, what checking the log files read against
 	// CloudTrail's integrity digests found.

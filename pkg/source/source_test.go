@@ -6,8 +6,8 @@ import (
 	"iter"
 	"os"
 	"path/filepath"
-	"strings"
 	"slices"
+	"strings"
 	"sync/atomic"
 	"testing"
 
