@@ -190,17 +190,38 @@ func runCommand(ctx context.Context, args []string, stdout, stderr io.Writer) in
 
 	// Connections for every request in flight: the workers' GETs, the listings, the uploads.
 	conns := cfg.Workers + 16 + 8
-	s := &stores{opts: storage.S3Options{Endpoint: o.endpoint, Profile: o.profile, Region: o.region, Conns: conns}, log: log,
+	s := &stores{opts: storage.S3Options{Endpoint: o.endpoint, Profile: o.profile, Region: o.region, Conns: conns, Logger: log}, log: log,
 		sse: storage.WithSSE(o.sse, o.sseKMSKeyID)}
 	s.expectOwner(o.source, o.sourceOwner)
 	s.expectOwner(o.dest, o.destOwner)
 	defer s.close()
 	rep, err := func() (*report.Report, error) {
+		// Pre-flight: credentials, endpoint and buckets, each found in one line before any
+		// work; then the source's trail folders before the destination is touched.
+		if err := s.preflight(ctx, o.source, "--source"); err != nil {
+			return nil, err
+		}
+		if err := s.preflight(ctx, o.dest, "--dest"); err != nil {
+			return nil, err
+		}
 		var err error
 		if cfg.Source, err = s.open(ctx, o.source, false); err != nil {
+			if _, _, isS3 := parseS3(o.source); !isS3 && errors.Is(err, os.ErrNotExist) {
+				return nil, fmt.Errorf("%w: the --source folder %s does not exist", report.ErrNoTrail, o.source)
+			}
 			return nil, fmt.Errorf("source %s: %w", o.source, err)
 		}
-		if cfg.Dest, err = s.open(ctx, o.dest, true); err != nil {
+		if _, _, isS3 := parseS3(o.dest); !isS3 {
+			if _, serr := os.Stat(o.dest); errors.Is(serr, os.ErrNotExist) {
+				// A new local destination is made only once the source is known to hold a
+				// trail: a wrong --source leaves no empty folder behind. (The pipeline
+				// discovers again, which for a first run costs a few listings.)
+				if _, err := source.Discover(ctx, cfg.Source, cfg.Selection, 16); err != nil {
+					return nil, err
+				}
+			}
+		}
+		if cfg.Dest, err = s.open(ctx, o.dest, !o.dryRun); err != nil {
 			return nil, fmt.Errorf("destination %s: %w", o.dest, err)
 		}
 		// In AWS, without --digest-public-keys, the keys come from CloudTrail itself; not

@@ -146,7 +146,7 @@ func noFolder(ctx context.Context, store storage.Storage) error {
 		case parent == "":
 			parent = "/"
 		}
-		return fmt.Errorf("%w: no %s folder in %s, which is itself (inside) an %s folder: use its parent, --source %s",
+		return fmt.Errorf("%w: no %s folder in %s, which is the %s folder itself (or inside it): use the folder that holds it, --source %s",
 			report.ErrNoTrail, trail.Root, src, trail.Root, parent)
 	}
 	var names []string

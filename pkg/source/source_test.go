@@ -170,8 +170,8 @@ func TestDiscoverNoTrail(t *testing.T) {
 		sel       source.Selection
 		want      []string // in the message
 	}{
-		{"AWSLogs given", "../../testdata/trail/AWSLogs", source.Selection{}, []string{"no AWSLogs/ folder in ../../testdata/trail/AWSLogs", "use its parent, --source ../../testdata/trail"}},
-		{"below AWSLogs", "../../testdata/trail/AWSLogs/570192456347", source.Selection{}, []string{"use its parent, --source ../../testdata/trail"}},
+		{"AWSLogs given", "../../testdata/trail/AWSLogs", source.Selection{}, []string{"no AWSLogs/ folder in ../../testdata/trail/AWSLogs", "use the folder that holds it, --source ../../testdata/trail"}},
+		{"below AWSLogs", "../../testdata/trail/AWSLogs/570192456347", source.Selection{}, []string{"use the folder that holds it, --source ../../testdata/trail"}},
 		{"empty", empty, source.Selection{}, []string{empty + " is empty: no AWSLogs/ folder"}},
 		{"something else", elsewhere, source.Selection{}, []string{"no AWSLogs/ folder in " + elsewhere + " (it holds logs/, notes.txt): --source must be the folder or s3://BUCKET[/PREFIX] that holds AWSLogs/"}},
 		{"no CloudTrail folder", other, source.Selection{}, []string{"no CloudTrail/REGION/ folder in the account folders of " + other + "/AWSLogs/"}},
