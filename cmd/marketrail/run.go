@@ -190,7 +190,13 @@ func runCommand(ctx context.Context, args []string, stdout, stderr io.Writer) in
 
 	// Connections for every request in flight: the workers' GETs, the listings, the uploads.
 	conns := cfg.Workers + 16 + 8
-	s := &stores{opts: storage.S3Options{Endpoint: o.endpoint, Profile: o.profile, Region: o.region, Conns: conns, Logger: log}, log: log,
+	headerTimeout, err := durationEnv(os.Getenv, headerTimeoutEnv)
+	if err != nil {
+		fmt.Fprintf(stderr, "marketrail run: %v\n", err)
+		return report.ExitUsage
+	}
+	s := &stores{opts: storage.S3Options{Endpoint: o.endpoint, Profile: o.profile, Region: o.region, Conns: conns, Logger: log,
+		ResponseHeaderTimeout: headerTimeout}, log: log,
 		sse: storage.WithSSE(o.sse, o.sseKMSKeyID)}
 	s.expectOwner(o.source, o.sourceOwner)
 	s.expectOwner(o.dest, o.destOwner)
@@ -262,6 +268,24 @@ func runCommand(ctx context.Context, args []string, stdout, stderr io.Writer) in
 	log.Info("run finished", "status", rep.Status, "exit_code", rep.ExitCode, "elapsed_seconds", rep.Elapsed,
 		"events", rep.Totals.RowsWritten["events"], "objects_failed", rep.Totals.ObjectsFailed)
 	return rep.ExitCode
+}
+
+// headerTimeoutEnv names the environment variable that sets how long one S3 request may
+// wait for its answer's headers before it is retried (storage.S3Options.ResponseHeaderTimeout):
+// a Go duration such as 30s, the default.
+const headerTimeoutEnv = "MARKETRAIL_S3_RESPONSE_TIMEOUT"
+
+// durationEnv reads a positive duration from the environment variable name; 0 when unset.
+func durationEnv(getenv func(string) string, name string) (time.Duration, error) {
+	v := getenv(name)
+	if v == "" {
+		return 0, nil
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil || d <= 0 {
+		return 0, fmt.Errorf("%s=%q: want a positive duration such as 30s", name, v)
+	}
+	return d, nil
 }
 
 // config checks the options and turns them into a pipeline configuration. getenv reads

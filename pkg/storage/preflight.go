@@ -133,7 +133,8 @@ func (s *S3) preflightError(ctx context.Context, what string, err error) error {
 				return s.describe(err)
 			}
 			return &oneLine{fmt.Sprintf("access denied to %s: this identity may not list it (s3:ListBucket) — check the IAM policy of the role or user, and the bucket policy", loc), err}
-		case "InvalidAccessKeyId", "SignatureDoesNotMatch", "InvalidToken", "InvalidClientTokenId":
+		case "InvalidAccessKeyId", "SignatureDoesNotMatch", "InvalidToken", "InvalidClientTokenId",
+			"XAdminUserNotFound": // versitygw's InvalidAccessKeyId
 			return &oneLine{fmt.Sprintf("S3 refused the AWS credentials (%s) for %s: check AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY or the profile's keys", api.ErrorCode(), loc), err}
 		case "ExpiredToken", "TokenRefreshRequired":
 			return &oneLine{fmt.Sprintf("the AWS credentials have expired (%s): refresh them (aws sso login, a new role session)", api.ErrorCode()), err}

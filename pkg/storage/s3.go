@@ -69,6 +69,10 @@ func LoadAWSConfig(ctx context.Context, opts S3Options) (aws.Config, error) {
 		load = append(load, config.WithRegion(opts.Region))
 	}
 	cfg, err := config.LoadDefaultConfig(ctx, load...)
+	var noProfile config.SharedConfigProfileNotExistError
+	if errors.As(err, &noProfile) {
+		return cfg, &oneLine{fmt.Sprintf("AWS profile %s is not in the shared config files (~/.aws/config, ~/.aws/credentials, or AWS_CONFIG_FILE/AWS_SHARED_CREDENTIALS_FILE): check AWS_PROFILE / --profile", noProfile.Profile), err}
+	}
 	if err != nil {
 		return cfg, fmt.Errorf("load AWS configuration: %w", err)
 	}
