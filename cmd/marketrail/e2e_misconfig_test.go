@@ -296,3 +296,42 @@ func TestHungRequestRetried(t *testing.T) {
 	got, _ := written(t, download(t, c, bucket, "lake/"))
 	diff(t, "with hung requests", got, m.expected(m.Window.From, m.Window.To))
 }
+
+// TestExamplesFailJobOnNoTrail: the Kubernetes examples fail the Job at once on the exit
+// statuses a retry cannot cure: 2 (usage) and 5 (no trail found).
+func TestExamplesFailJobOnNoTrail(t *testing.T) {
+	files, _ := filepath.Glob("../../docs/examples/*.yaml")
+	found := 0
+	for _, f := range files {
+		for _, d := range yamlDocs(t, f) {
+			spec := dig(d, "spec")
+			if str(dig(d, "kind")) == "CronJob" {
+				spec = dig(d, "spec", "jobTemplate", "spec")
+			}
+			rules, _ := dig(spec, "podFailurePolicy", "rules").([]any)
+			if str(dig(d, "kind")) != "CronJob" && str(dig(d, "kind")) != "Job" {
+				continue
+			}
+			found++
+			var codes []int
+			for _, r := range rules {
+				if str(dig(r, "action")) != "FailJob" || str(dig(r, "onExitCodes", "operator")) != "In" {
+					continue
+				}
+				vals, _ := dig(r, "onExitCodes", "values").([]any)
+				for _, v := range vals {
+					if n, ok := v.(int); ok {
+						codes = append(codes, n)
+					}
+				}
+			}
+			slices.Sort(codes)
+			if !slices.Equal(codes, []int{2, 5}) {
+				t.Errorf("%s: %s %s fails the Job on exit codes %v, want [2 5]", f, dig(d, "kind"), dig(d, "metadata", "name"), codes)
+			}
+		}
+	}
+	if found == 0 {
+		t.Fatal("no Job or CronJob in docs/examples")
+	}
+}

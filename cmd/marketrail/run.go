@@ -64,13 +64,16 @@ in all of these (--force runs them again), and the summary gives each day's reas
 
 Exit status:
   0    every object was read and every event written (or at most --max-failed failed)
-  1    fatal: the run could not do its job (credentials, bucket, destination)
+  1    fatal: the run could not do its job (credentials, endpoint, bucket, destination)
   2    usage error
   3    finished, but more than --max-failed objects could not be read (named in the log
        and the report); their days run again in the next run whose window
        includes them
   4    finished, but --verify-digests found log files or digests CloudTrail did not
        write (changed, gone, a broken chain); the summary's digests section names them
+  5    no trail found: no trail folder below --source, an --accounts/--regions value
+       that matches no folder, or no log file in any folder on any day of the window;
+       one line says what was looked for, where, and the fix
   130  interrupted by SIGINT;  143  interrupted by SIGTERM
 
 Example:
