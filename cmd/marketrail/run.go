@@ -230,7 +230,7 @@ func runCommand(ctx context.Context, args []string, stdout, stderr io.Writer) in
 				}
 			}
 		}
-		if cfg.Dest, err = s.open(ctx, o.dest, !o.dryRun); err != nil {
+		if cfg.Dest, err = s.open(ctx, o.dest, true); err != nil {
 			return nil, fmt.Errorf("destination %s: %w", o.dest, err)
 		}
 		// In AWS, without --digest-public-keys, the keys come from CloudTrail itself; not
