@@ -160,10 +160,11 @@ func TestSecrets(t *testing.T) {
 		wantCode int
 		want     string // in standard error
 	}{
-		{"refused credentials, S3 source", fake, "s3://" + bucket + "/logs", false, 1, "access denied"},
+		// The pre-flight check finds refused credentials before any work.
+		{"refused credentials, S3 source", fake, "s3://" + bucket + "/logs", false, 1, "marketrail: S3 refused the AWS credentials (InvalidToken)"},
 		// versitygw answers an unknown access key 404 XAdminUserNotFound (S3: 403 InvalidAccessKeyId).
-		{"refused keys without a token, S3 source", fakeKeys, "s3://" + bucket + "/logs", false, 1, "marketrail: discover trail folders"},
-		{"refused credentials, S3 destination", fake, sampleTrail, true, 1, "access denied"},
+		{"refused keys without a token, S3 source", fakeKeys, "s3://" + bucket + "/logs", false, 1, "marketrail: S3 refused the AWS credentials (XAdminUserNotFound)"},
+		{"refused credentials, S3 destination", fake, sampleTrail, true, 1, "marketrail: S3 refused the AWS credentials (InvalidToken) for s3://" + bucket + "/lake-refused-credentials,-S3-destination/ (--dest)"},
 		{"panic in a worker, recovered", append(cloneEnv(real), panicEnv+"="+"read:3"), "s3://" + bucket + "/logs", false, 1, "internal error (a bug in marketrail): panic while reading"},
 		{"panic in a worker, fake credentials", append(cloneEnv(fake), panicEnv+"="+"read"), sampleTrail, false, 1, "internal error (a bug in marketrail): panic while reading"},
 		{"panic after publishing, unrecovered", append(cloneEnv(real), panicEnv+"="+"published"), "s3://" + bucket + "/logs", false, 2, "goroutine "},

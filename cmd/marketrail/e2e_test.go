@@ -469,9 +469,9 @@ func TestUsageAndHelp(t *testing.T) {
 }
 
 func TestFatalIsOneClearLine(t *testing.T) {
-	// A source folder that does not exist.
+	// A source folder that does not exist: no trail found (exit 5).
 	r := marketrail(t, nil, "run", "--source", filepath.Join(t.TempDir(), "missing"), "--dest", t.TempDir(), "--from", "2024-03-01", "--to", "2024-03-01")
-	if r.code != 1 || !strings.Contains(r.stderr, "marketrail: source") {
+	if r.code != 5 || !strings.Contains(r.stderr, "marketrail: no trail found: the --source folder ") {
 		t.Errorf("missing source: exit %d, stderr %q", r.code, r.stderr)
 	}
 	// A destination that holds someone else's data is refused, and left alone.
@@ -493,7 +493,7 @@ func TestFatalIsOneClearLine(t *testing.T) {
 	// S3: wrong credentials.
 	env := append(srv.Env(), "AWS_SECRET_ACCESS_KEY=wrong")
 	r = marketrail(t, env, "run", "--source", "s3://whatever", "--dest", t.TempDir(), "--from", "2024-03-01", "--to", "2024-03-01")
-	if r.code != 1 || !strings.Contains(r.stderr, "access denied") {
+	if r.code != 1 || !strings.Contains(r.stderr, "marketrail: S3 refused the AWS credentials (SignatureDoesNotMatch)") {
 		t.Errorf("bad credentials: exit %d, stderr %q", r.code, r.stderr)
 	}
 	var lines int

@@ -75,13 +75,16 @@ backfill. Every run logs its window (first and last day, number of days) as it s
 
 Exit status:
   0    every object was read and every event written (or at most --max-failed failed)
-  1    fatal: the run could not do its job (credentials, bucket, destination)
+  1    fatal: the run could not do its job (credentials, endpoint, bucket, destination)
   2    usage error
   3    finished, but more than --max-failed objects could not be read (named in the log
        and the report); their days run again in the next run whose window
        includes them
   4    finished, but --verify-digests found log files or digests CloudTrail did not
        write (changed, gone, a broken chain); the summary's digests section names them
+  5    no trail found: no trail folder below --source, an --accounts or --regions
+       entry that matches no folder, or no log file in any folder on any day of the window;
+       one line says what was looked for, where, and the fix
   130  interrupted by SIGINT;  143  interrupted by SIGTERM (at any moment after start,
        with the summary, status "interrupted")
 
@@ -223,7 +226,13 @@ func runCommand(ctx context.Context, args []string, stdout, stderr io.Writer, si
 
 	// Connections for every request in flight: the workers' GETs, the listings, the uploads.
 	conns := cfg.Workers + 16 + 8
-	s := &stores{opts: storage.S3Options{Endpoint: o.endpoint, Profile: o.profile, Region: o.region, Conns: conns}, log: log,
+	headerTimeout, err := durationEnv(os.Getenv, headerTimeoutEnv)
+	if err != nil {
+		fmt.Fprintf(stderr, "marketrail run: %v\n", err)
+		return report.ExitUsage
+	}
+	s := &stores{opts: storage.S3Options{Endpoint: o.endpoint, Profile: o.profile, Region: o.region, Conns: conns, Logger: log,
+		ResponseHeaderTimeout: headerTimeout}, log: log,
 		sse: storage.WithSSE(o.sse, o.sseKMSKeyID)}
 	s.expectOwner(o.source, o.sourceOwner)
 	s.expectOwner(o.dest, o.destOwner)
@@ -232,9 +241,30 @@ func runCommand(ctx context.Context, args []string, stdout, stderr io.Writer, si
 		if interrupted() != 0 {
 			return nil, ctx.Err() // a signal before the run began: nothing is opened
 		}
+		// Pre-flight: credentials, endpoint and buckets, each found in one line before any
+		// work; then the source's trail folders before the destination is touched.
+		if err := s.preflight(ctx, o.source, "--source"); err != nil {
+			return nil, err
+		}
+		if err := s.preflight(ctx, o.dest, "--dest"); err != nil {
+			return nil, err
+		}
 		var err error
 		if cfg.Source, err = s.open(ctx, o.source, false); err != nil {
+			if _, _, isS3 := parseS3(o.source); !isS3 && errors.Is(err, os.ErrNotExist) {
+				return nil, fmt.Errorf("%w: the --source folder %s does not exist", report.ErrNoTrail, o.source)
+			}
 			return nil, fmt.Errorf("source %s: %w", o.source, err)
+		}
+		if _, _, isS3 := parseS3(o.dest); !isS3 {
+			if _, serr := os.Stat(o.dest); errors.Is(serr, os.ErrNotExist) {
+				// A new local destination is made only once the source is known to hold a
+				// trail: a wrong --source leaves no empty folder behind. (The pipeline
+				// discovers again, which for a first run costs a few listings.)
+				if _, err := source.Discover(ctx, cfg.Source, cfg.Selection, 16); err != nil {
+					return nil, err
+				}
+			}
 		}
 		if cfg.Dest, err = s.open(ctx, o.dest, true); err != nil {
 			return nil, fmt.Errorf("destination %s: %w", o.dest, err)
@@ -319,6 +349,24 @@ func outcome(r *report.Report) string {
 		return "interrupted"
 	}
 	return r.Status
+}
+
+// headerTimeoutEnv names the environment variable that sets how long one S3 request may
+// wait for its answer's headers before it is retried (storage.S3Options.ResponseHeaderTimeout):
+// a Go duration such as 30s, the default.
+const headerTimeoutEnv = "MARKETRAIL_S3_RESPONSE_TIMEOUT"
+
+// durationEnv reads a positive duration from the environment variable name; 0 when unset.
+func durationEnv(getenv func(string) string, name string) (time.Duration, error) {
+	v := getenv(name)
+	if v == "" {
+		return 0, nil
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil || d <= 0 {
+		return 0, fmt.Errorf("%s=%q: want a positive duration such as 30s", name, v)
+	}
+	return d, nil
 }
 
 // config checks the options and turns them into a pipeline configuration. getenv reads

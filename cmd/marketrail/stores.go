@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"maps"
@@ -25,6 +26,8 @@ type stores struct {
 	locals []*storage.Local
 	owners map[string]string // expected owner account by bucket (--source/--dest-bucket-owner)
 	sse    storage.S3Option  // the server-side encryption of every PutObject (--sse)
+
+	credsChecked bool // preflight found credentials
 }
 
 // expectOwner makes every request to loc's bucket (when loc is s3://) carry owner as the
@@ -69,6 +72,28 @@ func (s *stores) s3(ctx context.Context) (*s3.Client, error) {
 		s.client = c
 	}
 	return s.client, nil
+}
+
+// preflight checks an s3:// location before any work (nothing for a folder): the AWS
+// credentials, the first time, then that the bucket can be reached and listed. what names
+// the flag ("--source", "--dest"). Its errors are one line each that names the fix.
+func (s *stores) preflight(ctx context.Context, loc, what string) error {
+	bucket, prefix, ok := parseS3(loc)
+	if !ok || bucket == "" {
+		return nil
+	}
+	c, err := s.s3(ctx)
+	if err != nil {
+		return err
+	}
+	if !s.credsChecked {
+		if err := storage.CheckCredentials(ctx, c, s.opts.Profile); err != nil {
+			s.log.Info("AWS credentials not found", "error", errors.Unwrap(err))
+			return err
+		}
+		s.credsChecked = true
+	}
+	return s.newS3(c, bucket, prefix).Preflight(ctx, what)
 }
 
 // fetchDigestKeys gets CloudTrail's public keys of each region from its ListPublicKeys API,

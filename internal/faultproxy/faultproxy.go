@@ -1,13 +1,15 @@
 // Package faultproxy is an HTTP reverse proxy for tests that sits between an S3 client and a
 // real S3-compatible server and injects the faults S3 is known for: 503 SlowDown, 500
 // InternalError, a connection that breaks off in the middle of an object's body, a body that
-// stalls, and objects archived to Glacier (403 InvalidObjectState). Everything else is
+// stalls, a request never answered at all, objects archived to Glacier (403
+// InvalidObjectState), and writes refused (403 AccessDenied). Everything else is
 // forwarded unchanged, with the client's Host header, so SigV4 signatures still verify.
 //
 // Faults are deterministic: each distinct object key that is fetched (GET) gets a number, 1,
 // 2, 3… in the order of its first request, and a key whose number is a multiple of
 // Config.SlowDownEvery gets a SlowDown answer, and so on. The faults one key gets come one per
-// request, in the order SlowDown, InternalError, Reset, Stall; its later requests go through.
+// request, in the order SlowDown, InternalError, Reset, Stall, Hang; its later requests go
+// through.
 // So a client that retries enough reads everything, and the counters say what was injected.
 //
 // The proxy can also record selected headers of every request (Config.RecordHeaders), and
@@ -49,6 +51,14 @@ type Config struct {
 	// headers and part of the body, then sends nothing more until the client gives up (or
 	// the proxy is closed).
 	StallEvery int
+	// HangEvery: every Nth object key gets one request that is never answered: the proxy
+	// reads the request and sends nothing back, no status, no reset, until the client gives
+	// up (or the proxy is closed). It comes after the key's other faults.
+	HangEvery int
+	// DenyWrites: a PUT, POST or DELETE whose path (/BUCKET/KEY) starts with one of these
+	// (say "/lake-bucket/tables/") is answered 403 AccessDenied, as S3 answers an identity
+	// that may not write there, and never reaches the server.
+	DenyWrites []string
 	// CutAfter is how many body bytes a reset or stalled response sends; 0 means half the
 	// body. A response with an empty body, or that is not a 200, is forwarded whole.
 	CutAfter int64
@@ -107,6 +117,8 @@ type Proxy struct {
 	Stalls         atomic.Int64 // responses that stalled mid-body
 	Archived       atomic.Int64 // 403 InvalidObjectState answers
 	ListSlowDowns  atomic.Int64 // 503 SlowDown answers to listings
+	Hangs          atomic.Int64 // requests never answered
+	WritesDenied   atomic.Int64 // 403 AccessDenied answers to writes (Config.DenyWrites)
 	OwnerDenied    atomic.Int64 // 403 AccessDenied answers for a wrong expected bucket owner
 	Resigned       atomic.Int64 // requests forwarded without their expected owner, re-signed
 	Listings       atomic.Int64 // GETs of a bucket (ListObjectsV2 pages and the like)
@@ -151,6 +163,7 @@ const (
 	stall
 	archived
 	listSlowDown
+	hang
 )
 
 type faultKey struct{}
@@ -212,9 +225,9 @@ func (p *Proxy) Close() {
 
 // String summarises the counters, for test logs.
 func (p *Proxy) String() string {
-	return fmt.Sprintf("requests %d, object GETs %d, SlowDown %d, InternalError %d, resets %d, stalls %d, archived %d, listing SlowDown %d",
+	return fmt.Sprintf("requests %d, object GETs %d, SlowDown %d, InternalError %d, resets %d, stalls %d, archived %d, listing SlowDown %d, hangs %d, writes denied %d",
 		p.Requests.Load(), p.ObjectGets.Load(), p.SlowDowns.Load(), p.InternalErrors.Load(), p.Resets.Load(),
-		p.Stalls.Load(), p.Archived.Load(), p.ListSlowDowns.Load())
+		p.Stalls.Load(), p.Archived.Load(), p.ListSlowDowns.Load(), p.Hangs.Load(), p.WritesDenied.Load())
 }
 
 func (p *Proxy) serve(w http.ResponseWriter, r *http.Request) {
@@ -238,8 +251,24 @@ func (p *Proxy) serve(w http.ResponseWriter, r *http.Request) {
 			r = r.WithContext(context.WithValue(r.Context(), resignKey{}, true))
 		}
 	}
+	if r.Method == http.MethodPut || r.Method == http.MethodPost || r.Method == http.MethodDelete {
+		for _, d := range p.cfg.DenyWrites {
+			if d != "" && strings.HasPrefix(r.URL.Path, d) {
+				p.WritesDenied.Add(1)
+				writeError(w, http.StatusForbidden, "AccessDenied", "Access Denied", "")
+				return
+			}
+		}
+	}
 	f := p.decide(r)
 	switch f {
+	case hang:
+		p.Hangs.Add(1)
+		select {
+		case <-r.Context().Done():
+		case <-p.closing:
+		}
+		return
 	case slowDown, listSlowDown:
 		if f == slowDown {
 			p.SlowDowns.Add(1)
@@ -352,7 +381,7 @@ func (p *Proxy) decide(r *http.Request) fault {
 	for _, c := range []struct {
 		every int
 		f     fault
-	}{{p.cfg.SlowDownEvery, slowDown}, {p.cfg.InternalErrorEvery, internalError}, {p.cfg.ResetEvery, reset}, {p.cfg.StallEvery, stall}} {
+	}{{p.cfg.SlowDownEvery, slowDown}, {p.cfg.InternalErrorEvery, internalError}, {p.cfg.ResetEvery, reset}, {p.cfg.StallEvery, stall}, {p.cfg.HangEvery, hang}} {
 		if c.every > 0 && s.num%c.every == 0 {
 			plan = append(plan, c.f)
 		}

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 )
 
 // upstream is a plain HTTP server standing in for the object store in these tests of the
@@ -190,5 +191,49 @@ func TestStall(t *testing.T) {
 	}
 	if p.Stalls.Load() != 1 {
 		t.Errorf("counters: %s", p)
+	}
+}
+
+// TestHangAndDenyWrites: a key chosen to hang gets no answer at all on its first request
+// (the client's own deadline ends it) and a normal one on the next; a write under a denied
+// prefix is refused 403 AccessDenied and never reaches the server.
+func TestHangAndDenyWrites(t *testing.T) {
+	p, u := start(t, Config{HangEvery: 1, DenyWrites: []string{"/b/lake/"}})
+	c := &http.Client{Transport: &http.Transport{ResponseHeaderTimeout: 200 * time.Millisecond}}
+	_, err := c.Get(p.URL + "/b/k")
+	if err == nil || !strings.Contains(err.Error(), "timeout awaiting response headers") {
+		t.Fatalf("first GET of a hanging key: %v, want a response-header timeout", err)
+	}
+	if p.Hangs.Load() != 1 {
+		t.Errorf("hangs %d, want 1", p.Hangs.Load())
+	}
+	resp, err := c.Get(p.URL + "/b/k")
+	if err != nil || resp.StatusCode != http.StatusOK {
+		t.Fatalf("second GET: %v %v, want 200", resp, err)
+	}
+	resp.Body.Close()
+
+	for _, path := range []string{"/b/lake/x", "/b/other"} {
+		req, _ := http.NewRequest(http.MethodPut, p.URL+path, strings.NewReader("data"))
+		resp, err := c.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		want := http.StatusOK
+		if strings.HasPrefix(path, "/b/lake/") {
+			want = http.StatusForbidden
+		}
+		if resp.StatusCode != want {
+			t.Errorf("PUT %s: %d, want %d", path, resp.StatusCode, want)
+		}
+	}
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	if u.gets["/b/lake/x"] != 0 || u.gets["/b/other"] != 1 {
+		t.Errorf("upstream saw %v: the denied write must not reach it, the other must", u.gets)
+	}
+	if p.WritesDenied.Load() != 1 {
+		t.Errorf("writes denied %d, want 1", p.WritesDenied.Load())
 	}
 }

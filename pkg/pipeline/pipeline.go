@@ -230,22 +230,28 @@ func run(ctx context.Context, cfg Config, rep *report.Report) error {
 	cfg.defaults()
 	log := cfg.Logger
 	writer := &lake.Writer{Dest: cfg.Dest, Version: cfg.Version, MaxRowsPerFile: cfg.MaxRowsFile, Hook: cfg.Hook}
+	// The order of effects: the source is found readable (discovery finds trail folders)
+	// before anything is written to the destination, and the destination is found writable
+	// before any log file is read.
+	folders, err := source.Discover(ctx, cfg.Source, cfg.Selection, cfg.Listings)
+	if errors.Is(err, report.ErrNoTrail) {
+		return err
+	}
+	if err != nil {
+		return fmt.Errorf("discover trail folders in %s: %w", cfg.Source, err)
+	}
 	if !cfg.DryRun {
 		if err := lake.Claim(ctx, cfg.Dest, cfg.Version); err != nil {
 			return err
 		}
-	}
-	folders, err := source.Discover(ctx, cfg.Source, cfg.Selection, cfg.Listings)
-	if err != nil {
-		return fmt.Errorf("discover trail folders in %s: %w", cfg.Source, err)
+		if err := storage.ProbeWrite(ctx, cfg.Dest, probePrefix); err != nil {
+			return err
+		}
 	}
 	days := cfg.Days()
 	rep.Folders = len(folders)
 	log.Info("discovered trail folders", "source", cfg.Source.String(), "folders", len(folders),
 		"from", cfg.From.String(), "to", cfg.To.String(), "days", len(days), "workers", cfg.Workers)
-	if len(folders) == 0 {
-		log.Warn("no trail folders found: expected " + trail.Root + "[o-ORGID/]ACCOUNT/CloudTrail/REGION/ below the source")
-	}
 	if cfg.Progress != nil {
 		cfg.Progress.Days(len(days))
 	}
@@ -259,6 +265,8 @@ func run(ctx context.Context, cfg Config, rep *report.Report) error {
 		}()
 	}
 
+	var empty emptyDays
+	defer func() { empty.mark(rep) }()
 	g, ctx := errgroup.WithContext(ctx)
 	jobs := make(chan job, cfg.Workers)
 	msgs := make(chan message, cfg.Workers)
@@ -291,6 +299,10 @@ func run(ctx context.Context, cfg Config, rep *report.Report) error {
 				return err
 			}
 			prev = cur
+			if !holdsLogFiles(cur.objs) {
+				log.Warn("no log file in any trail folder of the delivery day", "delivery_day", d.String(), "folders", len(folders))
+				empty.add(d)
+			}
 		}
 		return nil
 	})
@@ -455,7 +467,60 @@ func run(ctx context.Context, cfg Config, rep *report.Report) error {
 		}
 		return nil
 	})
-	return g.Wait()
+	if err := g.Wait(); err != nil {
+		return err
+	}
+	if n := empty.count(); n > 0 && n == len(days) {
+		return fmt.Errorf("%w: no log file in any of the %d trail folders of %s on any delivery day from %s to %s: is the trail still logging, and delivering here? (a quiet account can have an empty day, not a whole window)",
+			report.ErrNoTrail, len(folders), cfg.Source, days[0], days[len(days)-1])
+	}
+	return nil
+}
+
+// probePrefix is where the destination's write probe is put (and deleted at once).
+const probePrefix = "_marketrail/probe-"
+
+// holdsLogFiles reports whether a delivery day's listing holds a log file, archived or not.
+func holdsLogFiles(objs []source.Object) bool {
+	for _, o := range objs {
+		if o.Skip == "" || o.Skip == source.SkipArchived {
+			return true
+		}
+	}
+	return false
+}
+
+// emptyDays gathers the delivery days whose folders hold no log file, from the lister, for
+// the report once the run is over.
+type emptyDays struct {
+	mu   sync.Mutex
+	days map[trail.Day]bool
+}
+
+func (e *emptyDays) add(d trail.Day) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.days == nil {
+		e.days = map[trail.Day]bool{}
+	}
+	e.days[d] = true
+}
+
+func (e *emptyDays) count() int {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return len(e.days)
+}
+
+// mark flags the empty days in rep.
+func (e *emptyDays) mark(rep *report.Report) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	for _, d := range rep.Days {
+		if day, err := trail.ParseDay(d.DeliveryDay); err == nil && e.days[day] {
+			d.Empty = true
+		}
+	}
 }
 
 // listing is one delivery day's listing, kept for the next day's tail.

@@ -5,6 +5,7 @@ package report
 
 import (
 	"encoding/json"
+	"errors"
 	"maps"
 	"slices"
 	"time"
@@ -17,6 +18,7 @@ const (
 	ExitUsage       = 2   // bad command line
 	ExitObjectsFail = 3   // finished, but some objects could not be read; they are listed
 	ExitDigests     = 4   // finished, but --verify-digests found log files or digests CloudTrail did not write
+	ExitNoTrail     = 5   // no trail found: no trail folder, an --accounts/--regions value matching none, or no log file in the whole window
 	ExitSIGINT      = 130 // interrupted by SIGINT
 	ExitSIGTERM     = 143 // interrupted by SIGTERM
 )
@@ -35,7 +37,14 @@ const (
 	StatusFatal         = "fatal"
 	StatusInterrupted   = "interrupted"
 	StatusDigests       = "digest_problems"
+	StatusNoTrail       = "no_trail"
 )
+
+// ErrNoTrail is wrapped by the error of a run that found nothing to read where it looked:
+// no trail folder below the source, an --accounts or --regions value that matches no
+// folder, or a window whose folders hold no log file at all. Finish gives it StatusNoTrail
+// and ExitNoTrail rather than a fatal error's.
+var ErrNoTrail = errors.New("no trail found")
 
 // Report is the summary of one run.
 type Report struct {
@@ -50,7 +59,7 @@ type Report struct {
 	Elapsed       float64   `json:"elapsed_seconds"`
 	DryRun        bool      `json:"dry_run"`         // --dry-run: nothing was read or written
 	Shard         string    `json:"shard,omitempty"` // "I/N" when sharded
-	Status        string    `json:"status"`          // ok, failed_objects, fatal, interrupted
+	Status        string    `json:"status"`          // ok, failed_objects, digest_problems, no_trail, fatal, interrupted
 	ExitCode      int       `json:"exit_code"`       // the process's exit status
 	Error         string    `json:"error,omitempty"` // the fatal error, if any
 	Folders       int       `json:"trail_folders"`   // account/region folders discovered
@@ -58,8 +67,11 @@ type Report struct {
 	DaysWritten   int       `json:"days_written"`    // delivery days read and published
 	DaysUnchanged int       `json:"days_unchanged"`  // delivery days skipped: complete and unchanged
 	DaysPlanned   int       `json:"days_planned"`    // delivery days a dry run listed
-	Totals        Counts    `json:"totals"`          // the sum over Days
-	Days          []*Day    `json:"days"`            // one entry per delivery day, in order
+	// EmptyDays lists the delivery days whose trail folders hold no log file at all
+	// (Day.Empty), in order; never null.
+	EmptyDays []string `json:"empty_days"`
+	Totals    Counts   `json:"totals"` // the sum over Days
+	Days      []*Day   `json:"days"`   // one entry per delivery day, in order
 
 	// Digests is, with --verify-digests, what checking the log files read against
 	// CloudTrail's integrity digests found.
@@ -154,6 +166,9 @@ type Day struct {
 	Partitions  map[string]map[string]int64 `json:"partitions"`  // table → event_date → rows written
 	Files       []string                    `json:"files"`       // files written, relative to the destination
 	Elapsed     float64                     `json:"elapsed_seconds"`
+	// Empty is true when none of the day's trail folders holds a log file: a quiet day, or
+	// a trail that delivers nothing (see ExitNoTrail).
+	Empty bool `json:"empty"`
 }
 
 // Failure names an object (and, for a record, its index) and why it could not be used.
@@ -192,7 +207,11 @@ func (r *Report) Finish(fatal error, interrupted int) {
 		return 0
 	})
 	r.DaysWritten, r.DaysUnchanged, r.DaysPlanned = 0, 0, 0
+	r.EmptyDays = []string{}
 	for _, d := range r.Days {
+		if d.Empty {
+			r.EmptyDays = append(r.EmptyDays, d.DeliveryDay)
+		}
 		r.Totals.Add(d.Counts)
 		switch d.Action {
 		case ActionWritten:
@@ -206,6 +225,8 @@ func (r *Report) Finish(fatal error, interrupted int) {
 	switch {
 	case interrupted != 0:
 		r.Status, r.ExitCode = StatusInterrupted, interrupted
+	case errors.Is(fatal, ErrNoTrail):
+		r.Status, r.ExitCode = StatusNoTrail, ExitNoTrail
 	case fatal != nil:
 		r.Status, r.ExitCode = StatusFatal, ExitFatal
 	case r.Totals.ObjectsFailed > int64(r.MaxFailed):

@@ -3,6 +3,7 @@ package report
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"os"
 	"reflect"
 	"strings"
@@ -49,6 +50,8 @@ func TestFinish(t *testing.T) {
 	}{
 		{nil, 0, StatusFailedObjects, 3},
 		{errors.New("boom"), 0, StatusFatal, 1},
+		{fmt.Errorf("source x: %w: no AWSLogs/", ErrNoTrail), 0, StatusNoTrail, 5},
+		{fmt.Errorf("source x: %w: no AWSLogs/", ErrNoTrail), ExitSIGINT, StatusInterrupted, 130},
 		{nil, ExitSIGTERM, StatusInterrupted, 143},
 	}
 	for _, tt := range tests {
@@ -68,6 +71,16 @@ func TestFinish(t *testing.T) {
 	r.Finish(nil, 0)
 	if r.Status != StatusOK || r.ExitCode != 0 {
 		t.Errorf("clean run: %s/%d", r.Status, r.ExitCode)
+	}
+	if r.EmptyDays == nil || len(r.EmptyDays) != 0 {
+		t.Errorf("empty_days of a run with no empty day = %#v, want []", r.EmptyDays)
+	}
+	e1, e2, full := NewDay("2024-03-03"), NewDay("2024-03-01"), NewDay("2024-03-02")
+	e1.Empty, e2.Empty = true, true
+	re := &Report{Days: []*Day{e1, full, e2}}
+	re.Finish(nil, 0)
+	if !reflect.DeepEqual(re.EmptyDays, []string{"2024-03-01", "2024-03-03"}) || re.ExitCode != ExitOK {
+		t.Errorf("empty days: %v, exit %d; want [2024-03-01 2024-03-03], 0", re.EmptyDays, re.ExitCode)
 	}
 	var back map[string]any
 	if err := json.Unmarshal(r.JSON(), &back); err != nil {

@@ -6,12 +6,14 @@ package source
 import (
 	"context"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"sync"
 
 	"golang.org/x/sync/errgroup"
 
+	"github.com/marketrail/marketrail/pkg/report"
 	"github.com/marketrail/marketrail/pkg/storage"
 	"github.com/marketrail/marketrail/pkg/trail"
 )
@@ -31,17 +33,26 @@ func (s Selection) region(r string) bool { return len(s.Regions) == 0 || slices.
 // It lists AWSLogs/ once, each organization folder once and each selected account's
 // CloudTrail/ folder once, all with a delimiter, up to concurrency listings at a time.
 // Names that are not organization ids, account ids or regions are ignored.
+//
+// Finding nothing to read is an error that wraps report.ErrNoTrail, in one line that says
+// what was looked for, where, and the likely fix: no trail folder at all (with a look at
+// what the source holds instead, one more listing), or an account of sel.Accounts or a
+// region of sel.Regions that matches no folder (naming some of those found).
 func Discover(ctx context.Context, store storage.Storage, sel Selection, concurrency int) ([]trail.Folder, error) {
 	// Three levels, each listed concurrently once the level above is known.
 	type account struct{ org, id string }
 	var orgs []string
 	var accounts []account
+	allAccounts := map[string]bool{} // every account found, selected or not
 	err := children(ctx, store, trail.Root, func(name string) {
 		switch {
 		case trail.IsOrgID(name):
 			orgs = append(orgs, name)
-		case trail.IsAccountID(name) && sel.account(name):
-			accounts = append(accounts, account{"", name})
+		case trail.IsAccountID(name):
+			allAccounts[name] = true
+			if sel.account(name) {
+				accounts = append(accounts, account{"", name})
+			}
 		}
 	})
 	if err != nil {
@@ -50,10 +61,14 @@ func Discover(ctx context.Context, store storage.Storage, sel Selection, concurr
 	var mu sync.Mutex
 	err = each(ctx, orgs, concurrency, func(ctx context.Context, org string) error {
 		return children(ctx, store, trail.Root+org+"/", func(name string) {
-			if trail.IsAccountID(name) && sel.account(name) {
-				mu.Lock()
+			if !trail.IsAccountID(name) {
+				return
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			allAccounts[name] = true
+			if sel.account(name) {
 				accounts = append(accounts, account{org, name})
-				mu.Unlock()
 			}
 		})
 	})
@@ -61,12 +76,17 @@ func Discover(ctx context.Context, store storage.Storage, sel Selection, concurr
 		return nil, err
 	}
 	var folders []trail.Folder
+	allRegions := map[string]bool{} // every region found in the selected accounts
 	err = each(ctx, accounts, concurrency, func(ctx context.Context, a account) error {
 		return children(ctx, store, trail.LogsFolder(a.org, a.id), func(name string) {
-			if trail.IsRegion(name) && sel.region(name) {
-				mu.Lock()
+			if !trail.IsRegion(name) {
+				return
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			allRegions[name] = true
+			if sel.region(name) {
 				folders = append(folders, trail.Folder{OrgID: a.org, Account: a.id, Region: name})
-				mu.Unlock()
 			}
 		})
 	})
@@ -74,7 +94,81 @@ func Discover(ctx context.Context, store storage.Storage, sel Selection, concurr
 		return nil, err
 	}
 	slices.SortFunc(folders, func(a, b trail.Folder) int { return strings.Compare(a.Base(), b.Base()) })
+	where := strings.TrimSuffix(store.String(), "/") + "/" + trail.Root
+	switch {
+	case len(allAccounts) == 0:
+		return nil, noFolder(ctx, store)
+	case len(sel.Accounts) > 0:
+		for _, a := range sel.Accounts {
+			if !allAccounts[a] {
+				return nil, fmt.Errorf("%w: --accounts %s matches no account folder in %s: accounts found: %s",
+					report.ErrNoTrail, a, where, few(slices.Sorted(maps.Keys(allAccounts))))
+			}
+		}
+	}
+	if len(allRegions) == 0 {
+		return nil, fmt.Errorf("%w: no CloudTrail/REGION/ folder in the account folders of %s: is this a CloudTrail archive? (want %s[o-ORGID/]ACCOUNT/CloudTrail/REGION/YYYY/MM/DD/)",
+			report.ErrNoTrail, where, trail.Root)
+	}
+	for _, r := range sel.Regions {
+		if !allRegions[r] {
+			return nil, fmt.Errorf("%w: --regions %s matches no trail folder (%s[o-ORGID/]ACCOUNT/CloudTrail/%s/) in %s: regions found: %s",
+				report.ErrNoTrail, r, trail.Root, r, store, few(slices.Sorted(maps.Keys(allRegions))))
+		}
+	}
+	if len(folders) == 0 { // every value matches some folder, but no folder matches both
+		return nil, fmt.Errorf("%w: no trail folder of --accounts %s is in --regions %s in %s",
+			report.ErrNoTrail, strings.Join(sel.Accounts, ","), strings.Join(sel.Regions, ","), store)
+	}
 	return folders, nil
+}
+
+// few joins up to five names, and says how many there are in all when there are more.
+func few(names []string) string {
+	const most = 5
+	if len(names) <= most {
+		return strings.Join(names, ", ")
+	}
+	return fmt.Sprintf("%s, … (%d in all)", strings.Join(names[:most], ", "), len(names))
+}
+
+// noFolder is the error of a source with no account folder under AWSLogs/: it looks at what
+// the source holds to suggest the folder meant. The most common slip is the AWSLogs/ folder
+// itself (or one below it) given as the source; the source must be the folder or bucket
+// prefix that holds AWSLogs/.
+func noFolder(ctx context.Context, store storage.Storage) error {
+	src := strings.TrimSuffix(store.String(), "/")
+	if i := strings.LastIndex("/"+src+"/", "/"+strings.TrimSuffix(trail.Root, "/")+"/"); i >= 0 {
+		parent := src[:max(i-1, 0)]
+		switch {
+		case i == 0:
+			parent = "."
+		case parent == "":
+			parent = "/"
+		}
+		return fmt.Errorf("%w: no %s folder in %s, which is the %s folder itself (or inside it): use the folder that holds it, --source %s",
+			report.ErrNoTrail, trail.Root, src, trail.Root, parent)
+	}
+	var names []string
+	for e, err := range store.List(ctx, "", true) {
+		if err != nil {
+			return fmt.Errorf("%w: no %s folder in %s (and listing it failed: %w)", report.ErrNoTrail, trail.Root, src, err)
+		}
+		names = append(names, e.Key)
+	}
+	for _, n := range names {
+		name := strings.TrimSuffix(n, "/")
+		if trail.IsAccountID(name) || trail.IsOrgID(name) {
+			return fmt.Errorf("%w: no %s folder in %s, which holds account folders (%s) itself: CloudTrail's keys start with %s; give the folder or s3://BUCKET[/PREFIX] that holds %s",
+				report.ErrNoTrail, trail.Root, src, n, trail.Root, trail.Root)
+		}
+	}
+	if len(names) == 0 {
+		return fmt.Errorf("%w: %s is empty: no %s folder (--source must be the folder or s3://BUCKET[/PREFIX] that holds %s)",
+			report.ErrNoTrail, src, trail.Root, trail.Root)
+	}
+	return fmt.Errorf("%w: no %s folder in %s (it holds %s): --source must be the folder or s3://BUCKET[/PREFIX] that holds %s",
+		report.ErrNoTrail, trail.Root, src, few(names), trail.Root)
 }
 
 // each runs fn for every item, up to concurrency at a time, and returns the first error.

@@ -2,12 +2,17 @@ package source_test
 
 import (
 	"context"
+	"errors"
 	"iter"
+	"os"
+	"path/filepath"
 	"slices"
+	"strings"
 	"sync/atomic"
 	"testing"
 
 	"github.com/marketrail/marketrail/internal/gentrail"
+	"github.com/marketrail/marketrail/pkg/report"
 	"github.com/marketrail/marketrail/pkg/source"
 	"github.com/marketrail/marketrail/pkg/storage"
 	"github.com/marketrail/marketrail/pkg/trail"
@@ -49,7 +54,6 @@ func TestDiscover(t *testing.T) {
 		{"all", source.Selection{}},
 		{"one account", source.Selection{Accounts: []string{m.Objects[0].Account}}},
 		{"one region", source.Selection{Regions: []string{"us-west-2"}}},
-		{"nothing", source.Selection{Accounts: []string{"000000000000"}}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -139,5 +143,65 @@ func TestListDay(t *testing.T) {
 		if n := s.lists.Load(); n != int64(len(folders)) {
 			t.Errorf("day %s: %d listings, want one per folder (%d)", day, n, len(folders))
 		}
+	}
+}
+
+// TestDiscoverNoTrail: finding nothing to read is an error wrapping report.ErrNoTrail, in one
+// line that names what was looked for and where and suggests the fix.
+func TestDiscoverNoTrail(t *testing.T) {
+	m, err := gentrail.ReadManifest("../../testdata/trail-manifest.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	accounts := map[string]bool{}
+	for _, o := range m.Objects {
+		accounts[o.Account] = true
+	}
+	empty, other, elsewhere := t.TempDir(), t.TempDir(), t.TempDir()
+	os.MkdirAll(filepath.Join(elsewhere, "logs"), 0o755)
+	os.WriteFile(filepath.Join(elsewhere, "notes.txt"), nil, 0o644)
+	for _, d := range []string{"logs", "AWSLogs/o-aaaaaaaaaa/123456789012/CloudTrail-Digest/us-east-1"} {
+		if err := os.MkdirAll(filepath.Join(other, d), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	tests := []struct {
+		name, dir string
+		sel       source.Selection
+		want      []string // in the message
+	}{
+		{"AWSLogs given", "../../testdata/trail/AWSLogs", source.Selection{}, []string{"no AWSLogs/ folder in ../../testdata/trail/AWSLogs", "use the folder that holds it, --source ../../testdata/trail"}},
+		{"below AWSLogs", "../../testdata/trail/AWSLogs/570192456347", source.Selection{}, []string{"use the folder that holds it, --source ../../testdata/trail"}},
+		{"empty", empty, source.Selection{}, []string{empty + " is empty: no AWSLogs/ folder"}},
+		{"something else", elsewhere, source.Selection{}, []string{"no AWSLogs/ folder in " + elsewhere + " (it holds logs/, notes.txt): --source must be the folder or s3://BUCKET[/PREFIX] that holds AWSLogs/"}},
+		{"no CloudTrail folder", other, source.Selection{}, []string{"no CloudTrail/REGION/ folder in the account folders of " + other + "/AWSLogs/"}},
+		{"region typo", "../../testdata/trail", source.Selection{Regions: []string{"us-east1"}}, []string{"--regions us-east1 matches no trail folder", "regions found: ", "us-east-1"}},
+		{"account", "../../testdata/trail", source.Selection{Accounts: []string{"000000000000"}}, []string{"--accounts 000000000000 matches no account folder in ../../testdata/trail/AWSLogs/: accounts found: 457861071773, 570192456347, 877502434466"}},
+		{"one good account, one bad", "../../testdata/trail", source.Selection{Accounts: []string{"570192456347", "000000000000"}}, []string{"--accounts 000000000000 matches"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s, err := storage.OpenLocal(tt.dir, false)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer s.Close()
+			got, err := source.Discover(context.Background(), s, tt.sel, 4)
+			if !errors.Is(err, report.ErrNoTrail) {
+				t.Fatalf("Discover = %v, %v; want an error wrapping ErrNoTrail", got, err)
+			}
+			msg := err.Error()
+			if strings.Contains(msg, "\n") {
+				t.Errorf("message spans lines: %q", msg)
+			}
+			for _, w := range tt.want {
+				if !strings.Contains(msg, w) {
+					t.Errorf("message %q lacks %q", msg, w)
+				}
+			}
+		})
+	}
+	if len(accounts) < 2 {
+		t.Fatalf("the sample trail has %d accounts", len(accounts))
 	}
 }

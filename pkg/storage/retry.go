@@ -110,8 +110,11 @@ func (r *retrying) String() string { return r.inner.String() }
 func (r *retrying) Load(ctx context.Context, key string, fn func(io.Reader) error) error {
 	for attempt := 1; ; attempt++ {
 		err := r.inner.Load(ctx, key, fn)
-		if err == nil || !IsBrokenRead(err) || ctx.Err() != nil {
+		if err == nil || !IsBrokenRead(err) {
 			return err
+		}
+		if ctx.Err() != nil { // the read broke off because the run is being stopped
+			return fmt.Errorf("%w (while reading %s: %v)", ctx.Err(), key, err)
 		}
 		if attempt >= r.p.Attempts {
 			return fmt.Errorf("%w (gave up after %d reads)", err, attempt)

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"iter"
+	"log/slog"
 	"math/rand/v2"
 	"net/http"
 	"os"
@@ -34,7 +35,20 @@ type S3Options struct {
 	// many idle connections per host, so that each request reuses one instead of dialling
 	// (and, with TLS, handshaking) anew. 0 means the SDK's default.
 	Conns int
+	// ResponseHeaderTimeout is how long one attempt of a request may wait for the response's
+	// headers once the request is sent: an attempt that gets no answer in that time (no
+	// response, no reset) fails with a timeout, which the client retries like a reset. 0
+	// means DefaultResponseHeaderTimeout. A GetObject's body is covered by S3.StallTimeout.
+	ResponseHeaderTimeout time.Duration
+	// Logger, if set, gets a warning for each request the client retries: the operation, its
+	// bucket and key, the attempt that failed and why.
+	Logger *slog.Logger
 }
+
+// DefaultResponseHeaderTimeout is S3Options.ResponseHeaderTimeout's default. S3 answers in
+// milliseconds, a ListObjectsV2 page or a PutObject of a large Parquet file in seconds; half a
+// minute without even the headers of an answer is a request lost, not a slow one.
+const DefaultResponseHeaderTimeout = 30 * time.Second
 
 // CustomEndpoint reports whether S3 is reached through an endpoint of the user's
 // (opts.Endpoint, AWS_ENDPOINT_URL_S3 or AWS_ENDPOINT_URL) rather than AWS's own: an
@@ -55,6 +69,10 @@ func LoadAWSConfig(ctx context.Context, opts S3Options) (aws.Config, error) {
 		load = append(load, config.WithRegion(opts.Region))
 	}
 	cfg, err := config.LoadDefaultConfig(ctx, load...)
+	var noProfile config.SharedConfigProfileNotExistError
+	if errors.As(err, &noProfile) {
+		return cfg, &oneLine{fmt.Sprintf("AWS profile %s is not in the shared config files (~/.aws/config, ~/.aws/credentials, or AWS_CONFIG_FILE/AWS_SHARED_CREDENTIALS_FILE): check AWS_PROFILE / --profile", noProfile.Profile), err}
+	}
 	if err != nil {
 		return cfg, fmt.Errorf("load AWS configuration: %w", err)
 	}
@@ -70,7 +88,10 @@ func LoadAWSConfig(ctx context.Context, opts S3Options) (aws.Config, error) {
 // uses us-east-1.
 //
 // The client retries failed requests itself, more patiently than the SDK's default (3
-// attempts), in the SDK's standard retry mode: see newRetryer for what and why.
+// attempts), in the SDK's standard retry mode: see newRetryer for what and why. Every attempt
+// has a deadline for its response's headers (opts.ResponseHeaderTimeout), so a request that
+// is never answered fails and is retried instead of hanging the run; with opts.Logger, each
+// retry is logged.
 // AWS_MAX_ATTEMPTS (max_attempts) and AWS_RETRY_MODE=adaptive (retry_mode) still apply when
 // set.
 func NewS3Client(ctx context.Context, opts S3Options) (*s3.Client, error) {
@@ -79,14 +100,23 @@ func NewS3Client(ctx context.Context, opts S3Options) (*s3.Client, error) {
 		return nil, err
 	}
 	custom := opts.CustomEndpoint()
-	if opts.Conns > 0 {
-		cfg.HTTPClient = awshttp.NewBuildableClient().WithTransportOptions(func(t *http.Transport) {
+	headerTimeout := opts.ResponseHeaderTimeout
+	if headerTimeout <= 0 {
+		headerTimeout = DefaultResponseHeaderTimeout
+	}
+	cfg.HTTPClient = awshttp.NewBuildableClient().WithTransportOptions(func(t *http.Transport) {
+		if opts.Conns > 0 {
 			t.MaxIdleConns = max(t.MaxIdleConns, opts.Conns)
 			t.MaxIdleConnsPerHost = opts.Conns
-		})
-	}
+		}
+		t.ResponseHeaderTimeout = headerTimeout
+	})
+	retryer := newRetryer(cfg.RetryMode, cfg.RetryMaxAttempts)
 	return s3.NewFromConfig(cfg, func(o *s3.Options) {
-		o.Retryer = newRetryer(cfg.RetryMode, cfg.RetryMaxAttempts)
+		o.Retryer = retryer
+		if opts.Logger != nil {
+			o.APIOptions = append(o.APIOptions, logRetries(opts.Logger, retryer))
+		}
 		if opts.Endpoint != "" {
 			o.BaseEndpoint = aws.String(opts.Endpoint)
 		}
