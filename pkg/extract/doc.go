@@ -11,7 +11,9 @@
 //     one-event-per-line streams, and it streams: memory depends on the largest record, not on
 //     the size of the file, and is bounded by the maximum record size: a record larger than
 //     that, or nested too deeply to decode, is followed to its end without being buffered and
-//     yielded as its first bytes only (Scanner.Truncated), so the scan goes on.
+//     yielded as its first bytes only (Scanner.Truncated), so the scan goes on. A [Budget]
+//     shared by the Scanners of a process bounds what they hold at once for records over
+//     [LargeRecordSize]: such a record waits for it.
 //   - [Filter] rejects most records with one substring search and, for the rest, reads only the
 //     top-level eventSource to decide exactly.
 //

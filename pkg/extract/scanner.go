@@ -2,6 +2,7 @@ package extract
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -93,6 +94,10 @@ type Scanner struct {
 	truncated error  // why the current record is truncated (ErrRecordTooLarge, ErrTooDeep), or nil
 	size      int64  // the current record's full size in bytes, when truncated
 	head      []byte // the first TruncatedSize bytes of a truncated record
+
+	budget *Budget         // lends the memory of large records; nil: none needed
+	ctx    context.Context // ends a wait for the budget
+	lent   int64           // what s holds of the budget: 0, or LargeRecordCharge(maxSize)
 }
 
 // NewScanner returns a Scanner reading from r. r may be nil if [Scanner.Reset] is called before
@@ -101,13 +106,63 @@ func NewScanner(r io.Reader) *Scanner {
 	return &Scanner{r: r, maxSize: DefaultMaxRecordSize, bufSize: initialBufferSize}
 }
 
-// Reset makes s read a new file from r, keeping its buffers (and its maximum record size).
+// Reset makes s read a new file from r, keeping its buffers (and its maximum record size and
+// budget). A buffer grown for a large record is dropped, and its memory given back to the
+// budget.
 func (s *Scanner) Reset(r io.Reader) {
-	buf := s.buf
-	if len(buf) > keepBufferSize {
-		buf = nil
+	s.Release()
+	*s = Scanner{r: r, buf: s.buf, stack: s.stack[:0], maxSize: s.maxSize, bufSize: s.bufSize, head: s.head[:0],
+		budget: s.budget, ctx: s.ctx}
+}
+
+// SetBudget makes s borrow from b the memory of each record larger than [LargeRecordSize]
+// ([LargeRecordCharge] of its maximum record size), waiting for it if b has no room; a wait
+// ends with ctx, and the scan then fails with ctx's error. s gives the memory back when it
+// drops the record's buffer: when the next record is framed in a small buffer again, at
+// Reset, or at Release. A nil b borrows nothing: buffers then grow at will, up to the
+// maximum record size.
+func (s *Scanner) SetBudget(ctx context.Context, b *Budget) {
+	s.Release()
+	if ctx == nil {
+		ctx = context.Background()
 	}
-	*s = Scanner{r: r, buf: buf, stack: s.stack[:0], maxSize: s.maxSize, bufSize: s.bufSize, head: s.head[:0]}
+	s.budget, s.ctx = b, ctx
+}
+
+// Release drops a buffer grown for a large record and gives its memory back to the budget.
+// The current record (see [Scanner.Record]) is invalid afterwards. Call it once done with a
+// file's records if s is not Reset right away, so that s does not hold part of the budget
+// while it waits for its next file.
+func (s *Scanner) Release() {
+	if len(s.buf) > keepBufferSize {
+		s.buf, s.n, s.pos, s.keep = nil, 0, 0, 0
+		s.rec = nil
+	}
+	s.releaseBudget()
+}
+
+// shrink is Release between two records: it moves the input not yet read (from s.pos on) to
+// a buffer of the initial size, when it fits there, and then gives the budget back. When it
+// does not fit, fill does the same once that input is used up.
+func (s *Scanner) shrink() {
+	rest := s.n - s.pos
+	if rest > s.bufSize {
+		return // later: the next record starts in the large buffer
+	}
+	buf := make([]byte, s.bufSize)
+	s.n = copy(buf, s.buf[s.pos:s.n])
+	s.base += int64(s.pos)
+	s.buf, s.pos, s.keep = buf, 0, 0
+	s.rec = nil
+	s.releaseBudget()
+}
+
+// releaseBudget gives back what s holds of its budget.
+func (s *Scanner) releaseBudget() {
+	if s.lent > 0 {
+		s.budget.Release(s.lent)
+		s.lent = 0
+	}
 }
 
 // SetMaxRecordSize sets the largest record, in bytes, that s frames whole; a larger one is
@@ -149,6 +204,9 @@ func (s *Scanner) Err() error { return s.err }
 // which Err then reports.
 func (s *Scanner) Next() bool {
 	s.rec, s.truncated, s.size = nil, nil, 0
+	if len(s.buf) > keepBufferSize {
+		s.shrink()
+	}
 	if s.err != nil {
 		return false
 	}
@@ -674,6 +732,17 @@ func (s *Scanner) fill() (shift int, err error) {
 	if s.buf == nil {
 		s.buf = make([]byte, s.bufSize)
 	}
+	if len(s.buf) > keepBufferSize && s.n-s.keep <= s.bufSize/2 {
+		// Past a large record, once the input read with it is used up: back to a small
+		// buffer, giving the budget back, rather than reading on into the large one.
+		shift = s.keep
+		buf := make([]byte, s.bufSize)
+		s.n = copy(buf, s.buf[s.keep:s.n])
+		s.keep, s.pos = 0, s.pos-shift
+		s.base += int64(shift)
+		s.buf = buf
+		s.releaseBudget()
+	}
 	if s.keep > 0 && len(s.buf)-s.n < len(s.buf)/2 {
 		shift = s.keep
 		s.n = copy(s.buf, s.buf[shift:s.n])
@@ -684,7 +753,16 @@ func (s *Scanner) fill() (shift int, err error) {
 		if s.n-s.keep >= s.maxSize {
 			return shift, errTooLarge
 		}
-		buf := make([]byte, min(2*len(s.buf), max(s.maxSize, len(s.buf)+1)))
+		size := min(2*len(s.buf), max(s.maxSize, len(s.buf)+1))
+		if size > keepBufferSize && s.budget != nil && s.lent == 0 {
+			// A large record: wait for the budget, once for the whole record.
+			n := LargeRecordCharge(s.maxSize)
+			if err := s.budget.Acquire(s.ctx, n); err != nil {
+				return shift, err
+			}
+			s.lent = n
+		}
+		buf := make([]byte, size)
 		s.n = copy(buf, s.buf[s.keep:s.n])
 		s.base += int64(s.keep)
 		shift += s.keep

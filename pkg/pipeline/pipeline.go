@@ -37,6 +37,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/marketrail/marketrail/pkg/digest"
+	"github.com/marketrail/marketrail/pkg/extract"
 	"github.com/marketrail/marketrail/pkg/lake"
 	"github.com/marketrail/marketrail/pkg/marketplace"
 	"github.com/marketrail/marketrail/pkg/report"
@@ -61,6 +62,13 @@ type Config struct {
 	MaxObjectBytes int64
 	Version        string       // marketrail's version, recorded in outputs
 	Logger         *slog.Logger // nil means slog.Default()
+
+	// MemoryBudget is how many bytes the workers may hold at once, all together, for records
+	// larger than extract.LargeRecordSize (1 MiB): each such record is charged
+	// extract.LargeRecordCharge (192 MiB, at most the whole budget) and waits until the budget
+	// has room, so hostile files cost the same memory whatever the number of workers. Records
+	// of real CloudTrail files never reach the size. 0 means DefaultMemoryBudget.
+	MemoryBudget int64
 
 	Force     bool // run days again even when their manifest says they are complete and unchanged
 	DryRun    bool // list what the window would read, and write nothing
@@ -124,6 +132,11 @@ func (cfg *Config) Days() []trail.Day {
 	return days
 }
 
+// DefaultMemoryBudget is the default of Config.MemoryBudget: with it, a process meeting
+// records of up to the scanner's 64 MiB limit in every worker stays under 512 MiB, the memory
+// limit of the container examples (docs/operations.md, Memory).
+const DefaultMemoryBudget = 256 << 20
+
 // DefaultWorkers is the default size of the worker pool: reading a log file waits on S3 as
 // much as it uses a core, so several per core.
 func DefaultWorkers() int { return max(8, 4*runtime.GOMAXPROCS(0)) }
@@ -147,6 +160,9 @@ func Run(ctx context.Context, cfg Config) (*report.Report, error) {
 func (cfg *Config) defaults() {
 	if cfg.Workers <= 0 {
 		cfg.Workers = DefaultWorkers()
+	}
+	if cfg.MemoryBudget <= 0 {
+		cfg.MemoryBudget = DefaultMemoryBudget
 	}
 	if cfg.Listings <= 0 {
 		cfg.Listings = 16
@@ -306,12 +322,14 @@ func run(ctx context.Context, cfg Config, rep *report.Report) error {
 		}
 		return nil
 	})
+	budget := extract.NewBudget(cfg.MemoryBudget) // shared by the workers
 	for range cfg.Workers {
 		g.Go(func() error {
 			defer producers.Done()
 			w := newWorker(cfg.Source, cfg.EventSources)
 			w.hook = cfg.Hook
 			w.x.SetMaxObjectBytes(cfg.MaxObjectBytes)
+			w.x.SetBudget(ctx, budget)
 			w.audit = cfg.audit
 			for j := range jobs {
 				r, err := w.processRecovered(ctx, j, log)
@@ -320,6 +338,9 @@ func run(ctx context.Context, cfg Config, rep *report.Report) error {
 				}
 				if r.err != nil && ctx.Err() != nil {
 					return ctx.Err()
+				}
+				if errors.Is(r.err, errHold) {
+					return fmt.Errorf("%s: %w", j.obj.Key, r.err)
 				}
 				if err := send(message{day: j.day, result: r}); err != nil {
 					return err
@@ -743,7 +764,9 @@ func (st *dayState) add(r *objectResult, log *slog.Logger) error {
 		st.rep.RecordsQuarantined++
 		log.Warn("record quarantined: it cannot become a row", "key", q.Key, "record", *q.Record, "error", q.Reason)
 	}
-	if err := st.spill.add(r.key, f.Quarantined); err != nil {
+	err := st.spill.add(r.key, f.Quarantined, f.held)
+	f.discard()
+	if err != nil {
 		return err
 	}
 	st.quarantined = append(st.quarantined, f.Quarantined...)

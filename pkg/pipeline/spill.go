@@ -28,8 +28,10 @@ type segment struct {
 	off, n int64
 }
 
-// add writes one log file's quarantined records as lines and lets go of their bytes.
-func (s *spill) add(key string, recs []Quarantined) error {
+// add writes one log file's quarantined records as lines and lets go of their bytes. The
+// records that are not in memory (Quarantined.held) are copied from held, their log file's
+// FileResult.held.
+func (s *spill) add(key string, recs []Quarantined, held *os.File) error {
 	if len(recs) == 0 {
 		return nil
 	}
@@ -43,6 +45,17 @@ func (s *spill) add(key string, recs []Quarantined) error {
 	w := bufio.NewWriter(s.f)
 	off := s.size
 	for i := range recs {
+		if q := &recs[i]; q.held {
+			if held == nil {
+				return fmt.Errorf("hold quarantined records of %s: record %d is in no file", key, *q.Record)
+			}
+			n, err := w.ReadFrom(io.NewSectionReader(held, q.off, q.n))
+			s.size += n
+			if err != nil {
+				return fmt.Errorf("hold quarantined records of %s: %w", key, err)
+			}
+			continue
+		}
 		n, _ := w.Write(lake.OneLine(recs[i].Raw))
 		w.WriteByte('\n')
 		s.size += int64(n) + 1

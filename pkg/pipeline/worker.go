@@ -9,11 +9,13 @@ import (
 	"hash"
 	"io"
 	"log/slog"
+	"os"
 	"runtime/debug"
 	"time"
 
 	"github.com/marketrail/marketrail/pkg/digest"
 	"github.com/marketrail/marketrail/pkg/extract"
+	"github.com/marketrail/marketrail/pkg/lake"
 	"github.com/marketrail/marketrail/pkg/marketplace"
 	"github.com/marketrail/marketrail/pkg/report"
 	"github.com/marketrail/marketrail/pkg/storage"
@@ -56,6 +58,11 @@ func (x *Extractor) SetMaxObjectBytes(n int64) {
 	x.reader.SetLimit(n)
 }
 
+// SetBudget makes Extract borrow from b the memory of every record larger than
+// extract.LargeRecordSize, waiting for it when b has none to spare (until ctx ends, which
+// fails the file); see extract.Scanner.SetBudget. A nil b borrows nothing.
+func (x *Extractor) SetBudget(ctx context.Context, b *extract.Budget) { x.scanner.SetBudget(ctx, b) }
+
 // SetDeliveryDay tells Extract the delivery day of the files it reads next: an event whose
 // eventTime is after the day after it is quarantined (the zero Day sets no such bound).
 func (x *Extractor) SetDeliveryDay(d trail.Day) {
@@ -73,13 +80,33 @@ type FileResult struct {
 	Records     int64               // records scanned
 	Matched     int64               // records the filter selected
 	BytesOut    int64               // decompressed bytes
+
+	// held holds, one per line, the quarantined records larger than
+	// extract.LargeRecordSize, written out as soon as they are read so that the memory
+	// of a large record is free once the scanner has moved past it; nil if there are none.
+	held *os.File
+}
+
+// discard removes the file of held records, if there is one; f may be nil. The records'
+// bytes are lost: call it once they have been copied elsewhere (spill.add), or when the log
+// file contributes nothing.
+func (f *FileResult) discard() {
+	if f != nil && f.held != nil {
+		f.held.Close()
+		os.Remove(f.held.Name())
+		f.held = nil
+	}
 }
 
 // Quarantined is a selected record that could not become a row: where it is and why
 // (report.Failure), and its bytes.
 type Quarantined struct {
 	report.Failure
-	Raw []byte // the record's bytes; only the first extract.TruncatedSize when it was truncated
+	Raw []byte // the record's bytes; only the first extract.TruncatedSize when it was truncated; nil when held
+	// held: the record is not in Raw but in its FileResult's held file, as the line of n
+	// bytes (its line break included) at off.
+	held   bool
+	off, n int64
 }
 
 // Reasons of FileResult.Skipped (the report's records_skipped).
@@ -102,6 +129,16 @@ func (x *Extractor) Extract(r io.Reader, key string) (*FileResult, error) {
 		return nil, err
 	}
 	x.scanner.Reset(&x.reader)
+	defer x.scanner.Release() // hold no budget while waiting for the next file
+	if err := x.extract(res, key); err != nil {
+		res.discard()
+		return nil, err
+	}
+	return res, nil
+}
+
+// extract is Extract once its reader and scanner are reset.
+func (x *Extractor) extract(res *FileResult, key string) error {
 	for x.scanner.Next() {
 		res.Records++
 		rec := x.scanner.Record()
@@ -123,7 +160,9 @@ func (x *Extractor) Extract(r io.Reader, key string) (*FileResult, error) {
 			if int64(len(rec)) < size {
 				kept = fmt.Sprintf("truncated to its first %d bytes", len(rec))
 			}
-			x.quarantine(res, key, idx, rec, fmt.Sprintf("record %d (%d bytes) is %s: quarantined %s", idx, size, what, kept))
+			if err := x.quarantine(res, key, idx, rec, fmt.Sprintf("record %d (%d bytes) is %s: quarantined %s", idx, size, what, kept)); err != nil {
+				return err
+			}
 			continue
 		}
 		if _, ok := x.filter.Match(rec); !ok {
@@ -135,23 +174,59 @@ func (x *Extractor) Extract(r io.Reader, key string) (*FileResult, error) {
 			err = x.checkTime(ev.EventTime, idx)
 		}
 		if err != nil {
-			x.quarantine(res, key, idx, rec, err.Error())
+			if err := x.quarantine(res, key, idx, rec, err.Error()); err != nil {
+				return err
+			}
 			continue
 		}
 		res.Events = append(res.Events, ev)
 	}
 	if err := x.scanner.Err(); err != nil {
 		if errors.Is(err, extract.ErrObjectTooLarge) {
-			return nil, fmt.Errorf("over --max-object-bytes (%d): %w", x.limit, err)
+			return fmt.Errorf("over --max-object-bytes (%d): %w", x.limit, err)
 		}
-		return nil, err
+		return err
 	}
 	res.BytesOut = x.reader.BytesOut()
-	return res, nil
+	return nil
 }
 
-func (x *Extractor) quarantine(res *FileResult, key string, idx int, rec []byte, reason string) {
-	res.Quarantined = append(res.Quarantined, Quarantined{Failure: report.Failure{Key: key, Record: &idx, Reason: reason}, Raw: bytes.Clone(rec)})
+// errHold is wrapped by the error of a log file whose large quarantined record could not be
+// written to a temporary file: a fault of the local disk, not of the log file, so it ends
+// the run as the collector's own spill errors do, rather than counting the file as failed.
+var errHold = errors.New("hold a quarantined record in $TMPDIR")
+
+// quarantine adds a record to res.Quarantined: a copy of a small one, and a large one (over
+// extract.LargeRecordSize) written to res's held file straight from the scanner's buffer,
+// neither copied nor kept in memory until the collector spills it. It fails only when the
+// held file cannot be written.
+func (x *Extractor) quarantine(res *FileResult, key string, idx int, rec []byte, reason string) error {
+	q := Quarantined{Failure: report.Failure{Key: key, Record: &idx, Reason: reason}}
+	if len(rec) <= extract.LargeRecordSize {
+		q.Raw = bytes.Clone(rec)
+		res.Quarantined = append(res.Quarantined, q)
+		return nil
+	}
+	if res.held == nil {
+		f, err := os.CreateTemp("", ".marketrail-quarantine-*")
+		if err != nil {
+			return fmt.Errorf("%w: record %d: %w", errHold, idx, err)
+		}
+		res.held = f
+	}
+	off, err := res.held.Seek(0, io.SeekCurrent)
+	if err == nil {
+		var n int
+		if n, err = res.held.Write(lake.OneLine(rec)); err == nil {
+			_, err = res.held.Write([]byte{'\n'})
+		}
+		q.held, q.off, q.n = true, off, int64(n)+1
+	}
+	if err != nil {
+		return fmt.Errorf("%w: record %d: %w", errHold, idx, err)
+	}
+	res.Quarantined = append(res.Quarantined, q)
+	return nil
 }
 
 // checkTime rejects an eventTime no genuine event of the file can have. Partitions come
@@ -219,6 +294,7 @@ func (w *worker) process(ctx context.Context, j job) *objectResult {
 	res := &objectResult{key: key, tail: j.tail}
 	var sum []byte // with an audit, the SHA-256 of the content, from scratch on each read
 	err := w.src.Load(ctx, key, func(body io.Reader) error {
+		res.file.discard() // a retried read starts from scratch
 		in := &countingReader{r: body}
 		w.x.SetDeliveryDay(j.obj.Day)
 		var h hash.Hash
@@ -242,6 +318,7 @@ func (w *worker) process(ctx context.Context, j job) *objectResult {
 		return err
 	})
 	if err != nil {
+		res.file.discard()
 		return &objectResult{key: key, tail: j.tail, err: err}
 	}
 	if w.audit != nil && sum != nil {
