@@ -87,9 +87,12 @@ type Manifest struct {
 	Settings    *Settings                   `json:"settings,omitempty"`
 	Fingerprint string                      `json:"fingerprint,omitempty"`
 	Rows        map[string]map[string]int64 `json:"rows"` // table → event_date → rows
-	Tool        string                      `json:"tool"`
-	Version     string                      `json:"version"`
-	Updated     time.Time                   `json:"updated"`
+	// Holder is the run that wrote the manifest, as its lease names it (host:pid:token);
+	// empty when written with --no-lease (or before leases).
+	Holder  string    `json:"holder,omitempty"`
+	Tool    string    `json:"tool"`
+	Version string    `json:"version"`
+	Updated time.Time `json:"updated"`
 }
 
 // Input is one object of a delivery day's folders, as listed.
@@ -149,6 +152,7 @@ const (
 	ReasonSettingsChanged  = "settings_changed"  // written with other settings, or before manifests kept them
 	ReasonForced           = "forced"            // --force
 	ReasonUnchanged        = "unchanged"         // complete, same inputs and settings: skipped
+	ReasonHeld             = "held"              // another run held its lease throughout the wait: not done
 )
 
 // Stale compares the manifest m (nil: none) with what a run would write the day from, and
@@ -337,9 +341,33 @@ type Result struct {
 // tables were made from, recorded in the manifest; complete says whether every input was
 // read (else the manifest says partial, and the day is run again next time).
 func (w *Writer) PublishDay(ctx context.Context, d trail.Day, src *Sources, complete bool, tables ...Table) (Result, error) {
+	return w.PublishLeased(ctx, d, nil, src, complete, tables...)
+}
+
+// PublishLeased is PublishDay fenced by lease, d's lease (nil: none, as PublishDay): each
+// PUT and DELETE of the day's files first checks that the lease is safely held
+// (Lease.Check), and each manifest write is conditional on the manifest's ETag as last seen
+// under the lease (Lease.SawManifest), so a run that lost its lease writes nothing more.
+func (w *Writer) PublishLeased(ctx context.Context, d trail.Day, lease *Lease, src *Sources, complete bool, tables ...Table) (Result, error) {
 	w.init()
 	res := Result{Rows: map[string]map[string]int64{}}
-	old, err := w.ReadManifest(ctx, d)
+	var old *Manifest
+	var err error
+	if lease == nil {
+		old, err = w.ReadManifest(ctx, d)
+	} else {
+		var etag string
+		old, etag, err = w.ReadManifestVersion(ctx, d)
+		lease.mu.Lock()
+		seen, want := lease.manifestSeen, lease.manifestETag
+		lease.mu.Unlock()
+		if err == nil && seen && etag != want {
+			err = fmt.Errorf("%w: the manifest of delivery day %s changed while this run held its lease", ErrLeaseLost, d)
+		}
+		if err == nil && !seen { // --force: the listing was not compared with it
+			lease.SawManifest(etag)
+		}
+	}
 	if err != nil {
 		return res, err
 	}
@@ -371,7 +399,7 @@ func (w *Writer) PublishDay(ctx context.Context, d trail.Day, src *Sources, comp
 	union := append(slices.Clone(oldFiles), res.Files...)
 	slices.Sort(union)
 	union = slices.Compact(union)
-	if err := w.writeManifest(ctx, src, &Manifest{DeliveryDay: d.String(), State: StatePublishing, Files: union}); err != nil {
+	if err := w.writeManifest(ctx, lease, src, &Manifest{DeliveryDay: d.String(), State: StatePublishing, Files: union}); err != nil {
 		return res, err
 	}
 	meta := []parquet.WriterOption{
@@ -395,7 +423,7 @@ hand:
 		}
 		g.Go(func() error {
 			defer func() { <-w.slots }()
-			return w.publish(gctx, f, meta)
+			return w.publish(gctx, lease, f, meta)
 		})
 	}
 	if err := g.Wait(); err != nil {
@@ -406,6 +434,9 @@ hand:
 	}
 	for _, k := range oldFiles {
 		if !slices.Contains(res.Files, k) {
+			if err := lease.Check(); err != nil {
+				return res, fmt.Errorf("remove stale file %s of delivery day %s: %w", k, d, err)
+			}
 			if err := w.Dest.Delete(ctx, k); err != nil {
 				return res, fmt.Errorf("remove stale file of delivery day %s: %w", d, err)
 			}
@@ -417,11 +448,11 @@ hand:
 	if !complete {
 		state = StatePartial
 	}
-	return res, w.writeManifest(ctx, src, &Manifest{DeliveryDay: d.String(), State: state, Files: res.Files, Rows: res.Rows})
+	return res, w.writeManifest(ctx, lease, src, &Manifest{DeliveryDay: d.String(), State: state, Files: res.Files, Rows: res.Rows})
 }
 
 // publish writes one file to a local temporary file, then puts it on the destination.
-func (w *Writer) publish(ctx context.Context, f file, meta []parquet.WriterOption) error {
+func (w *Writer) publish(ctx context.Context, lease *Lease, f file, meta []parquet.WriterOption) error {
 	tmp, err := os.CreateTemp(w.TempDir, ".marketrail-*.parquet")
 	if err != nil {
 		return fmt.Errorf("stage %s: %w", f.key, err)
@@ -437,6 +468,9 @@ func (w *Writer) publish(ctx context.Context, f file, meta []parquet.WriterOptio
 	}
 	if err != nil {
 		return fmt.Errorf("stage %s: %w", f.key, err)
+	}
+	if err := lease.Check(); err != nil {
+		return fmt.Errorf("put %s: %w", f.key, err)
 	}
 	return w.Dest.Put(ctx, f.key, &hookReader{r: tmp, at: size / 2, fn: func() { w.hook(HookUpload) }}, size)
 }
@@ -482,9 +516,34 @@ func (w *Writer) ReadManifest(ctx context.Context, d trail.Day) (*Manifest, erro
 	return &m, nil
 }
 
-// writeManifest writes m, made from src (its inputs, tail and settings).
-func (w *Writer) writeManifest(ctx context.Context, src *Sources, m *Manifest) error {
+// ReadManifestVersion is ReadManifest with the manifest's ETag ("" for none), for writes
+// conditional on it; the destination must support conditional writes.
+func (w *Writer) ReadManifestVersion(ctx context.Context, d trail.Day) (*Manifest, string, error) {
+	c, err := storage.AsConditional(w.Dest)
+	if err != nil {
+		return nil, "", fmt.Errorf("read manifest of delivery day %s: %w", d, err)
+	}
+	b, v, err := c.Get(ctx, ManifestKey(d))
+	if errors.Is(err, storage.ErrNotExist) {
+		return nil, "", nil
+	}
+	if err != nil {
+		return nil, "", fmt.Errorf("read manifest of delivery day %s: %w", d, err)
+	}
+	var m Manifest
+	if err := json.Unmarshal(b, &m); err != nil {
+		return nil, "", fmt.Errorf("manifest %s is damaged (%v): delete it and the day's files to rebuild the day", ManifestKey(d), err)
+	}
+	return &m, v.ETag, nil
+}
+
+// writeManifest writes m, made from src (its inputs, tail and settings); with a lease,
+// conditional on the manifest's ETag as last seen under it.
+func (w *Writer) writeManifest(ctx context.Context, lease *Lease, src *Sources, m *Manifest) error {
 	m.Tool, m.Version, m.Updated = "marketrail", w.Version, time.Now().UTC()
+	if lease != nil {
+		m.Holder = lease.Holder()
+	}
 	if src == nil {
 		src = &Sources{}
 	}
@@ -504,8 +563,34 @@ func (w *Writer) writeManifest(ctx context.Context, src *Sources, m *Manifest) e
 	if err != nil {
 		return err
 	}
-	if err := w.Dest.Put(ctx, ManifestDir+d+".json", bytes.NewReader(b), int64(len(b))); err != nil {
+	if lease == nil {
+		if err := w.Dest.Put(ctx, ManifestDir+d+".json", bytes.NewReader(b), int64(len(b))); err != nil {
+			return fmt.Errorf("write manifest of delivery day %s: %w", d, err)
+		}
+		return nil
+	}
+	if err := lease.Check(); err != nil {
 		return fmt.Errorf("write manifest of delivery day %s: %w", d, err)
 	}
-	return nil
+	c, err := storage.AsConditional(w.Dest)
+	if err != nil {
+		return fmt.Errorf("write manifest of delivery day %s: %w", d, err)
+	}
+	lease.mu.Lock()
+	match := lease.manifestETag
+	lease.mu.Unlock()
+	for attempt := 1; ; attempt++ {
+		etag, err := c.PutIf(ctx, ManifestDir+d+".json", b, match)
+		if onConflict(ctx, err, attempt) {
+			continue // raced: nothing written; the condition decides again
+		}
+		if errors.Is(err, storage.ErrPreconditionFailed) {
+			err = fmt.Errorf("%w: the manifest of delivery day %s was written by another run: %w", ErrLeaseLost, d, err)
+		}
+		if err != nil {
+			return fmt.Errorf("write manifest of delivery day %s: %w", d, err)
+		}
+		lease.SawManifest(etag)
+		return nil
+	}
 }
