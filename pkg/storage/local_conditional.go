@@ -17,8 +17,8 @@ import (
 // modification time is too coarse to tell two quick writes apart). A create is exclusive
 // (the content is written to a temporary file, then hard-linked to the key, which fails if
 // the key exists: O_EXCL's guarantee with the content complete); a write or delete that
-// must match an ETag compares and acts while holding an exclusive lock (flock) on a hidden
-// file ".NAME.lock" beside the key, which every conditional write of the key takes. Version's
+// must match an ETag compares and acts while holding an exclusive lock (flock) on the key's
+// folder, which every conditional write in the folder takes. Version's
 // times are the local clock's: here the store's clock is the machine's.
 
 // localETag is the ETag of content b.
@@ -100,6 +100,9 @@ func (l *Local) PutIf(ctx context.Context, key string, body []byte, match string
 	} else if err := l.root.Rename(tmp, key); err != nil {
 		return "", fmt.Errorf("put %s: %w", key, err)
 	}
+	// Under the lock no other conditional write of the folder is half done: a temporary
+	// file of key here is a leftover of a writer killed mid-write.
+	l.removeTemps(key)
 	return localETag(body), nil
 }
 
@@ -147,11 +150,6 @@ func (l *Local) DeleteIf(ctx context.Context, key, match string) error {
 	if err := l.root.Remove(key); err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return fmt.Errorf("delete %s: %w", key, err)
 	}
+	l.removeTemps(key) // leftovers, as in PutIf
 	return nil
-}
-
-// lockName is the hidden lock file of key.
-func lockName(key string) string {
-	dir, name := path.Split(key)
-	return dir + "." + name + ".lock"
 }

@@ -3,15 +3,15 @@
 package storage
 
 import (
-	"os"
+	"path"
 	"syscall"
 )
 
-// lock takes the exclusive lock of key's conditional writes (see Local.PutIf); the
-// returned function releases it. The lock file stays: removing it would let two writers
-// lock two different files.
+// lock takes the exclusive lock of the conditional writes of key's folder (see
+// Local.PutIf): a flock on the folder itself, so no lock file is left behind. The returned
+// function releases it.
 func (l *Local) lock(key string) (func(), error) {
-	f, err := l.root.OpenFile(lockName(key), os.O_RDWR|os.O_CREATE, 0o644)
+	f, err := l.root.Open(path.Dir(key))
 	if err != nil {
 		return nil, err
 	}
@@ -25,5 +25,5 @@ func (l *Local) lock(key string) (func(), error) {
 		f.Close()
 		return nil, err
 	}
-	return func() { f.Close() }, nil // closing the file releases the lock
+	return func() { f.Close() }, nil // closing the folder releases the lock
 }
