@@ -24,6 +24,45 @@
 //  3. publish each new file atomically (storage.Put);
 //  4. delete old − new;
 //  5. write the manifest as "complete", listing new.
+//
+// # Leases
+//
+// Runs that overlap (a backfill beside the nightly job, a schedule fired twice) take turns
+// on a delivery day through its lease, _marketrail/leases/DAY.json, which no two runs hold at
+// once (Leaser, Lease). It holds the holder (host:pid:token, a token random per run), its
+// TTL and when it was taken and renewed. The store must enforce conditional writes
+// (storage.Conditional, checked at a run's start by CheckLeases):
+//
+//   - take: create the lease only if absent (S3: PutObject with If-None-Match: *; a local
+//     folder: an exclusive create). If it exists, read it: if its Last-Modified plus its
+//     TTL (plus LeaseClockGrace, for the headers' one-second resolution) is past the Date
+//     of the store's answer — the store's clock, never the local one — its holder is gone
+//     (killed, or paused past its TTL): take it over with a write conditional on its ETag
+//     (If-Match). Else wait and try again, up to LeaseOptions.Wait (about one TTL); a day
+//     still held then is not done by this run (HeldError; the run reports it held).
+//   - hold: rewrite the lease every TTL/6, conditional on the ETag of the last write. A
+//     412 (someone else wrote it) means the lease is lost, unless the lease holds this run's
+//     token (an earlier attempt of the same write succeeded and its answer was lost).
+//   - fence: before each PUT or DELETE of the day's files and each manifest write, the
+//     holder checks that at least LeaseOptions.Margin (half the TTL) is left of its lease,
+//     measured on its own monotonic clock from before its last successful write of the
+//     lease (never later than the Last-Modified others judge it by). Each manifest write is
+//     moreover conditional on the manifest's ETag as the run last saw it under the lease
+//     (when it compared the day's listing with it, then after each of its own writes), so
+//     a run paused between its fence and its write cannot overwrite its successor's
+//     manifest: the write fails with ErrLeaseLost, and so does the run.
+//   - release: delete the lease, conditional on its ETag (S3: DeleteObject with If-Match);
+//     a lease taken over meanwhile is left to its new holder.
+//
+// S3 answers 409 ConditionalRequestConflict when two conditional writes of a key race:
+// nothing was written, and the write is decided again (re-read, retried).
+//
+// A run takes a day's lease before it lists the day (so a run that waited lists what the
+// other wrote from, and the files that arrived since), compares the listing with the
+// manifest under it, and holds it through the publishing protocol above until the manifest
+// is final; a day found unchanged releases it at once. A day's manifest records the holder
+// that wrote it (Manifest.Holder). Follow mode and other table formats build on this:
+// whatever writes a day's files does so under the day's lease, fenced the same way.
 package lake
 
 import (
