@@ -331,8 +331,10 @@ func forStores(t *testing.T, fn func(t *testing.T, w *leaseWorld)) {
 }
 
 // TestOverlappingRuns: two runs with overlapping windows (days 0-2 and 1-3) at once. In
-// half the trials one of them is slowed (its uploads: on S3 by the fault proxy) and a log
-// file of a shared day arrives after it has taken that day, before the other run starts.
+// half the trials one of them is slowed (its uploads: on S3 by the fault proxy, which also
+// answers some of its conditional writes 409 ConditionalRequestConflict, as AWS does when
+// two race) and a log file of a shared day arrives after it has taken that day, before the
+// other run starts.
 func TestOverlappingRuns(t *testing.T) {
 	forStores(t, func(t *testing.T, w *leaseWorld) {
 		rng := rand.New(rand.NewPCG(11, uint64(len(w.kind))))
@@ -345,14 +347,15 @@ func TestOverlappingRuns(t *testing.T) {
 					return []string{"run", "--source", src, "--dest", dest, "--from", from, "--to", to, "--workers", "4"}
 				}
 				envA := w.env("")
+				var proxy *faultproxy.Proxy
 				if late {
 					if w.kind == "s3" {
-						p, err := faultproxy.New(w.srv.Endpoint, faultproxy.Config{WriteDelay: 150 * time.Millisecond})
+						p, err := faultproxy.New(w.srv.Endpoint, faultproxy.Config{WriteDelay: 150 * time.Millisecond, ConflictEvery: 3})
 						if err != nil {
 							t.Fatal(err)
 						}
 						defer p.Close()
-						envA = w.env(p.URL)
+						envA, proxy = w.env(p.URL), p
 					} else {
 						envA = w.env("", delayEnv+"=upload:150ms")
 					}
@@ -383,6 +386,12 @@ func TestOverlappingRuns(t *testing.T) {
 					}
 				}
 				t.Logf("days written by A %v, by B %v", a.actions(), b.actions())
+				if proxy != nil {
+					t.Logf("A's proxy: %d conditional writes, %d answered 409", proxy.Conditional.Load(), proxy.Conflicts.Load())
+					if proxy.Conflicts.Load() == 0 {
+						t.Errorf("no 409 injected")
+					}
+				}
 				w.recheck(t, src, dest)
 			})
 		}

@@ -443,17 +443,30 @@ func CheckLeases(ctx context.Context, dest storage.Storage) error {
 	}
 	key := LeaseDir + "probe-" + randomToken() + ".json"
 	defer dest.Delete(context.WithoutCancel(ctx), key)
-	first, err := c.PutIf(ctx, key, []byte(`{"probe":1}`), storage.MatchNone)
+	put := func(body, match string) (etag string, err error) {
+		for attempt := 1; ; attempt++ {
+			etag, err = c.PutIf(ctx, key, []byte(body), match)
+			if !onConflict(ctx, err, attempt) {
+				return etag, err
+			}
+		}
+	}
+	first, err := put(`{"probe":1}`, storage.MatchNone)
 	if err != nil {
 		return fmt.Errorf("check conditional writes in %s: %w", dest, err)
 	}
-	if _, err := c.PutIf(ctx, key, []byte(`{"probe":2}`), storage.MatchNone); !errors.Is(err, storage.ErrPreconditionFailed) {
+	if _, err := put(`{"probe":2}`, storage.MatchNone); !errors.Is(err, storage.ErrPreconditionFailed) {
 		return fmt.Errorf("%w: a second PutObject with If-None-Match: * of %s answered %v", ErrLeaseNotEnforced, key, err)
 	}
-	if _, err := c.PutIf(ctx, key, []byte(`{"probe":3}`), "0123456789abcdef0123456789abcdef"); !errors.Is(err, storage.ErrPreconditionFailed) {
+	if _, err := put(`{"probe":3}`, "0123456789abcdef0123456789abcdef"); !errors.Is(err, storage.ErrPreconditionFailed) {
 		return fmt.Errorf("%w: a PutObject of %s with a wrong If-Match answered %v", ErrLeaseNotEnforced, key, err)
 	}
-	if err := c.DeleteIf(ctx, key, first); err != nil {
+	for attempt := 1; ; attempt++ {
+		if err = c.DeleteIf(ctx, key, first); !onConflict(ctx, err, attempt) {
+			break
+		}
+	}
+	if err != nil {
 		return fmt.Errorf("check conditional writes in %s: %w", dest, err)
 	}
 	return nil
