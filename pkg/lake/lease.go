@@ -296,25 +296,18 @@ func (l *Lease) renew() {
 	defer close(l.done)
 	t := time.NewTicker(l.ls.opts.Renew)
 	defer t.Stop()
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	go func() {
-		select {
-		case <-l.stop:
-			cancel()
-		case <-ctx.Done():
-		}
-	}()
 	for {
 		select {
 		case <-l.stop:
 			return
 		case <-t.C:
 		}
-		if err := l.renewOnce(ctx); err != nil {
-			if ctx.Err() != nil {
-				return
-			}
+		// A renewal in flight is never cancelled (Release waits for it): cut short, it
+		// could have written the lease without this run learning its ETag.
+		ctx, cancel := context.WithTimeout(context.Background(), l.ls.opts.TTL)
+		err := l.renewOnce(ctx)
+		cancel()
+		if err != nil {
 			l.mu.Lock()
 			if l.lost == nil && (errors.Is(err, ErrLeaseLost) || !time.Now().Before(l.deadline)) {
 				l.lost = fmt.Errorf("%w: %s: %v", ErrLeaseLost, l.key, err)
@@ -408,12 +401,24 @@ func (l *Lease) Release(ctx context.Context) error {
 		}
 		for attempt := 1; ; attempt++ {
 			err = l.ls.dest.DeleteIf(ctx, l.key, etag)
+			if errors.Is(err, storage.ErrPreconditionFailed) {
+				// Written since this run last knew its ETag: by this run (a write whose
+				// outcome it did not learn), or by a run that took it over.
+				cur, v, gerr := l.ls.dest.Get(ctx, l.key)
+				var other leaseBody
+				switch {
+				case errors.Is(gerr, storage.ErrNotExist):
+					err = nil
+				case gerr == nil && json.Unmarshal(cur, &other) == nil && other.Token == l.body.Token && other.Holder == l.body.Holder && etag != v.ETag:
+					etag = v.ETag
+					continue
+				case gerr == nil:
+					err = nil // taken over: not ours to delete
+				}
+			}
 			if !onConflict(ctx, err, attempt) {
 				break
 			}
-		}
-		if errors.Is(err, storage.ErrPreconditionFailed) {
-			err = nil // taken over: not ours to delete
 		}
 		if err != nil {
 			err = fmt.Errorf("release lease %s: %w", l.key, err)

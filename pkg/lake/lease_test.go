@@ -57,7 +57,7 @@ func ttlFor(kind string) time.Duration {
 	if kind == "local" {
 		return 600 * time.Millisecond
 	}
-	return 3 * time.Second
+	return 2 * time.Second
 }
 
 func newLeaser(t *testing.T, dest storage.Storage, opts LeaseOptions) *Leaser {
