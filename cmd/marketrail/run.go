@@ -248,7 +248,7 @@ func runCommand(ctx context.Context, args []string, stdout, stderr io.Writer) in
 		}
 	}
 	log.Info("run finished", "status", rep.Status, "exit_code", rep.ExitCode, "elapsed_seconds", rep.Elapsed,
-		"events", rep.Totals.RowsWritten["events"], "objects_failed", rep.Totals.ObjectsFailed)
+		"events", rep.Totals.RowsWritten["events"], "objects_failed", rep.Totals.ObjectsFailed, "days_held", rep.DaysHeld)
 	return rep.ExitCode
 }
 
