@@ -6,6 +6,7 @@ import (
 	"strings"
 	"sync/atomic"
 	"syscall"
+	"time"
 )
 
 // crashEnv names the test-only switch that makes marketrail kill itself (SIGKILL) at a named
@@ -23,12 +24,54 @@ const crashEnv = "MARKETRAIL_TEST_CRASH"
 // Go prints its trace and exits 2.
 const panicEnv = "MARKETRAIL_TEST_PANIC"
 
-// testHook returns the pipeline hook for the test switches' values (crash, then panic), or
-// nil when both are unset.
-func testHook(crash, panicSpec string) func(point string) {
+// delayEnv names the test-only switch that slows marketrail down at a named point:
+// MARKETRAIL_TEST_DELAY=POINT:DURATION sleeps DURATION every time POINT is reached (the
+// points of panicEnv), so that one of two overlapping runs is the slow one.
+const delayEnv = "MARKETRAIL_TEST_DELAY"
+
+// leaseEnv names the test-only switch that shortens the delivery days' leases:
+// MARKETRAIL_TEST_LEASE=TTL[:WAIT] (Go durations) sets the lease TTL and how long a run
+// waits for a held day, so that tests of held and abandoned leases take seconds, not
+// minutes.
+const leaseEnv = "MARKETRAIL_TEST_LEASE"
+
+// testLease returns the lease TTL and wait of the switch's value (zero: the defaults).
+func testLease(spec string) (ttl, wait time.Duration) {
+	a, b, _ := strings.Cut(spec, ":")
+	ttl, _ = time.ParseDuration(a)
+	wait, _ = time.ParseDuration(b)
+	return ttl, wait
+}
+
+// delayHook returns the hook for delayEnv's value, or nil when it is unset or malformed.
+func delayHook(spec string) func(point string) {
+	point, d, _ := strings.Cut(spec, ":")
+	delay, err := time.ParseDuration(d)
+	if spec == "" || err != nil {
+		return nil
+	}
+	return func(p string) {
+		if p == point {
+			time.Sleep(delay)
+		}
+	}
+}
+
+// testHook returns the pipeline hook for the test switches' values (delay, crash, then
+// panic), or nil when all are unset.
+func testHook(crash, panicSpec, delay string) func(point string) {
 	c, p := crashHook(crash), pointHook(panicSpec, func(point string) {
 		panic("marketrail test panic at " + point + " (" + panicEnv + ")")
 	})
+	if dh := delayHook(delay); dh != nil {
+		inner := testHook(crash, panicSpec, "")
+		return func(point string) {
+			dh(point)
+			if inner != nil {
+				inner(point)
+			}
+		}
+	}
 	switch {
 	case c == nil:
 		return p

@@ -27,6 +27,9 @@ func TestKilledRunsRecover(t *testing.T) {
 	}
 	c, srv := s3test.Client(t)
 	bucket := s3test.Bucket(t, c)
+	// A killed run leaves its day leases behind, and the re-run waits for them to expire:
+	// 2 s here instead of a minute.
+	env := append(srv.Env(), leaseEnv+"=2s")
 	cfg := gentrail.Large(240)
 	cfg.Days = 4
 	dir, m := generate(t, cfg)
@@ -47,7 +50,7 @@ func TestKilledRunsRecover(t *testing.T) {
 
 	check := func(t *testing.T, dest string) {
 		t.Helper()
-		r := marketrail(t, srv.Env(), args(dest)...)
+		r := marketrail(t, env, args(dest)...)
 		if r.code != 0 {
 			t.Fatalf("re-run: exit %d\n%s", r.code, r.stderr)
 		}
@@ -69,7 +72,7 @@ func TestKilledRunsRecover(t *testing.T) {
 	for _, point := range []string{"upload:3", "published:2", "between-days:1", "upload:1"} {
 		t.Run(point, func(t *testing.T) {
 			dest := "crash-" + strings.ReplaceAll(point, ":", "-")
-			r := marketrail(t, append(srv.Env(), crashEnv+"="+point), args(dest)...)
+			r := marketrail(t, append(slices.Clip(env), crashEnv+"="+point), args(dest)...)
 			if r.code != -1 { // killed by a signal
 				t.Fatalf("the run was not killed at %s (exit %d)\n%s", point, r.code, r.stderr)
 			}
@@ -83,7 +86,7 @@ func TestKilledRunsRecover(t *testing.T) {
 		t.Run(fmt.Sprintf("random-%d-%s", i, delay), func(t *testing.T) {
 			dest := fmt.Sprintf("random-%d", i)
 			cmd := exec.Command(binary, args(dest)...)
-			cmd.Env = append([]string{"PATH=" + os.Getenv("PATH"), "HOME=" + t.TempDir()}, srv.Env()...)
+			cmd.Env = append([]string{"PATH=" + os.Getenv("PATH"), "HOME=" + t.TempDir()}, env...)
 			var errb bytes.Buffer
 			cmd.Stderr = &errb
 			if err := cmd.Start(); err != nil {

@@ -68,8 +68,13 @@ Runs are idempotent and resumable: each delivery day is recorded in DEST/_market
 when written, with its log files, the previous day's tail files (23:00Z on: events
 CloudTrail delivers again after midnight are kept once, from the earlier day) and the
 settings that shape its output; a later run skips days that are complete and unchanged
-in all of these (--force runs them again), and the summary gives each day's reason. Without --from/--to a run covers yesterday and the
---lookback days before it, so it suits a nightly schedule. --from alone runs until
+in all of these (--force runs them again), and the summary gives each day's reason.
+Each day is written under a lease in DEST/_marketrail/leases/ that no two runs can hold
+at once, so overlapping runs (a backfill beside the nightly job, a schedule fired twice)
+take turns on the days they share; a day another run holds for longer than about a
+minute is reported "held" (exit 3). A destination that does not enforce conditional
+writes is refused unless --no-lease is given. Without --from/--to a run covers yesterday
+and the --lookback days before it, so it suits a nightly schedule. --from alone runs until
 yesterday, and is refused (exit 2) when that is more than 31 days: give --to for a longer
 backfill. Every run logs its window (first and last day, number of days) as it starts.
 
@@ -78,7 +83,8 @@ Exit status:
   1    fatal: the run could not do its job (credentials, endpoint, bucket, destination)
   2    usage error
   3    finished, but more than --max-failed objects could not be read (named in the log
-       and the report); their days run again in the next run whose window
+       and the report), or some delivery days were held by another run writing them
+       (action "held"); those days run again in the next run whose window
        includes them
   4    finished, but --verify-digests found log files or digests CloudTrail did not
        write (changed, gone, a broken chain); the summary's digests section names them
@@ -104,6 +110,7 @@ type runOptions struct {
 	logFormat              string
 	lookback, maxFailed    int
 	force, dryRun          bool
+	noLease                bool // --no-lease
 	shard                  string
 	shards                 int
 	progress               string
@@ -124,6 +131,7 @@ func (o *runOptions) flags(fs *flag.FlagSet) {
 	fs.IntVar(&o.lookback, "lookback", 2, "without --from/--to: also re-check this many days before yesterday (CloudTrail can deliver late); they run again only if their inputs changed")
 	fs.BoolVar(&o.force, "force", false, "run days again even if they are complete and unchanged (log files, the previous day's tail, settings)")
 	fs.BoolVar(&o.dryRun, "dry-run", false, "list what the window would read (days, objects, bytes, GET requests) and write nothing")
+	fs.BoolVar(&o.noLease, "no-lease", false, "write delivery days without taking their leases in the destination; only for a destination that does not enforce conditional writes, and only if no two runs can ever overlap (see docs/operations.md)")
 	fs.IntVar(&o.maxFailed, "max-failed", 0, "exit 0 even with up to N objects that could not be read (they stay in the report)")
 	fs.StringVar(&o.shard, "shard", "", "run one shard `I/N` (0-based) of the window's delivery days, e.g. --shard 2/8")
 	fs.IntVar(&o.shards, "shards", 0, "run one shard of N, its index taken from JOB_COMPLETION_INDEX (Kubernetes Indexed Job) or AWS_BATCH_JOB_ARRAY_INDEX (AWS Batch array job)")
@@ -215,7 +223,8 @@ func runCommand(ctx context.Context, args []string, stdout, stderr io.Writer, si
 	log := newLogger(logTo, logFormat, showProgress)
 	cfg.Logger = log
 	cfg.Version = buildVersion()
-	cfg.Hook = testHook(os.Getenv(crashEnv), os.Getenv(panicEnv))
+	cfg.Hook = testHook(os.Getenv(crashEnv), os.Getenv(panicEnv), os.Getenv(delayEnv))
+	cfg.LeaseTTL, cfg.LeaseWait = testLease(os.Getenv(leaseEnv))
 	window := report.Window(cfg.From.String(), cfg.To.String())
 	if showProgress {
 		// Only warnings are logged under the bar; the window is worth a line all the same.
@@ -309,7 +318,7 @@ func runCommand(ctx context.Context, args []string, stdout, stderr io.Writer, si
 		}
 	}
 	log.Info("run finished", "status", rep.Status, "exit_code", rep.ExitCode, "elapsed_seconds", rep.Elapsed,
-		"events", rep.Totals.RowsWritten["events"], "objects_failed", rep.Totals.ObjectsFailed)
+		"events", rep.Totals.RowsWritten["events"], "objects_failed", rep.Totals.ObjectsFailed, "days_held", rep.DaysHeld)
 	if humanOut != nil {
 		fmt.Fprint(humanOut, rep.Text())
 	}
@@ -448,6 +457,7 @@ func (o *runOptions) config(now time.Time, getenv func(string) string) (pipeline
 	cfg.MaxRowsFile = o.maxRows
 	cfg.MaxObjectBytes = o.maxObjectBytes
 	cfg.Force, cfg.DryRun, cfg.MaxFailed = o.force, o.dryRun, o.maxFailed
+	cfg.NoLease = o.noLease
 	cfg.VerifyDigests = o.verifyDigests
 	if o.digestKeys != "" {
 		if !o.verifyDigests {

@@ -12,6 +12,10 @@
 // through.
 // So a client that retries enough reads everything, and the counters say what was injected.
 //
+// Conditional writes (If-Match, If-None-Match) can be answered 409 ConditionalRequestConflict
+// (Config.ConflictEvery), or done with their answer lost (Config.LoseAnswerEvery), and PUTs
+// can be slowed (Config.WriteDelay).
+//
 // The proxy can also record selected headers of every request (Config.RecordHeaders), and
 // play S3's expected-bucket-owner check for buckets owned by AWS accounts
 // (Config.BucketOwners).
@@ -75,6 +79,18 @@ type Config struct {
 	// archived to Glacier Flexible Retrieval or Deep Archive.
 	Archived []string
 
+	// ConflictEvery: every Nth conditional write (a PUT or DELETE carrying If-Match or
+	// If-None-Match), counted over all keys, is answered 409 ConditionalRequestConflict
+	// and never reaches the server, as AWS S3 answers a conditional write that races another
+	// (a server that serialises them, like versitygw, never does).
+	ConflictEvery int
+	// LoseAnswerEvery: every Nth conditional PUT (counted with ConflictEvery's) is forwarded
+	// and done by the server, but the client gets 500 InternalError instead of its answer, so
+	// the client retries a write that already happened.
+	LoseAnswerEvery int
+	// WriteDelay holds every PUT this long before forwarding it: a slow destination.
+	WriteDelay time.Duration
+
 	// RecordHeaders: the proxy records every request it receives, with the values of these
 	// headers as the client sent them (see Proxy.Recorded).
 	RecordHeaders []string
@@ -123,6 +139,9 @@ type Proxy struct {
 	Resigned       atomic.Int64 // requests forwarded without their expected owner, re-signed
 	Listings       atomic.Int64 // GETs of a bucket (ListObjectsV2 pages and the like)
 	MaxInFlight    atomic.Int64 // the most requests the proxy was serving at once
+	Conditional    atomic.Int64 // conditional writes received (If-Match or If-None-Match)
+	Conflicts      atomic.Int64 // 409 ConditionalRequestConflict answers
+	LostAnswers    atomic.Int64 // conditional PUTs done by the server whose answer became a 500
 
 	inFlight atomic.Int64
 
@@ -258,6 +277,40 @@ func (p *Proxy) serve(w http.ResponseWriter, r *http.Request) {
 				writeError(w, http.StatusForbidden, "AccessDenied", "Access Denied", "")
 				return
 			}
+		}
+	}
+	if r.Method == http.MethodPut && p.cfg.WriteDelay > 0 {
+		t := time.NewTimer(p.cfg.WriteDelay)
+		select {
+		case <-t.C:
+		case <-p.closing:
+			t.Stop()
+		case <-r.Context().Done():
+			t.Stop()
+		}
+	}
+	if (r.Method == http.MethodPut || r.Method == http.MethodDelete) && (r.Header.Get("If-Match") != "" || r.Header.Get("If-None-Match") != "") {
+		n := p.Conditional.Add(1)
+		switch {
+		case p.cfg.ConflictEvery > 0 && n%int64(p.cfg.ConflictEvery) == 0:
+			p.Conflicts.Add(1)
+			io.Copy(io.Discard, r.Body)
+			writeError(w, http.StatusConflict, "ConditionalRequestConflict", "A conflicting conditional operation is currently in progress against this resource. Please try again.", "")
+			return
+		case r.Method == http.MethodPut && p.cfg.LoseAnswerEvery > 0 && n%int64(p.cfg.LoseAnswerEvery) == 0:
+			rec := httptest.NewRecorder()
+			p.proxy.ServeHTTP(rec, r)
+			if rec.Code/100 == 2 {
+				p.LostAnswers.Add(1)
+				writeError(w, http.StatusInternalServerError, "InternalError", "We encountered an internal error. Please try again.", "")
+				return
+			}
+			for k, v := range rec.Header() {
+				w.Header()[k] = v
+			}
+			w.WriteHeader(rec.Code)
+			w.Write(rec.Body.Bytes())
+			return
 		}
 	}
 	f := p.decide(r)

@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -235,5 +236,47 @@ func TestHangAndDenyWrites(t *testing.T) {
 	}
 	if p.WritesDenied.Load() != 1 {
 		t.Errorf("writes denied %d, want 1", p.WritesDenied.Load())
+	}
+}
+
+// TestConditionalFaults: every ConflictEvery-th conditional write is answered 409 without
+// reaching the server; every LoseAnswerEvery-th conditional PUT reaches it and is answered
+// 500; plain writes pass; WriteDelay holds PUTs.
+func TestConditionalFaults(t *testing.T) {
+	p, u := start(t, Config{ConflictEvery: 2, LoseAnswerEvery: 3, WriteDelay: 50 * time.Millisecond})
+	send := func(method, path, header string) int {
+		req, _ := http.NewRequest(method, p.URL+path, strings.NewReader("body"))
+		if header != "" {
+			req.Header.Set(header, "*")
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	began := time.Now()
+	got := []int{
+		send(http.MethodPut, "/bucket/a", "If-None-Match"), // 1: forwarded
+		send(http.MethodPut, "/bucket/b", "If-Match"),      // 2: 409
+		send(http.MethodPut, "/bucket/c", "If-None-Match"), // 3: forwarded, answer lost
+		send(http.MethodDelete, "/bucket/d", "If-Match"),   // 4: 409
+		send(http.MethodPut, "/bucket/e", ""),              // not conditional: forwarded
+	}
+	if want := []int{200, 409, 500, 409, 200}; !slices.Equal(got, want) {
+		t.Errorf("statuses %v, want %v", got, want)
+	}
+	if time.Since(began) < 4*50*time.Millisecond {
+		t.Errorf("PUTs were not delayed")
+	}
+	if p.Conditional.Load() != 4 || p.Conflicts.Load() != 2 || p.LostAnswers.Load() != 1 {
+		t.Errorf("counters: %d conditional, %d conflicts, %d lost", p.Conditional.Load(), p.Conflicts.Load(), p.LostAnswers.Load())
+	}
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	if u.gets["/bucket/b"] != 0 || u.gets["/bucket/d"] != 0 || u.gets["/bucket/c"] != 1 || u.gets["/bucket/a"] != 1 {
+		t.Errorf("the server saw %v", u.gets)
 	}
 }

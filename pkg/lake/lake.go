@@ -24,6 +24,45 @@
 //  3. publish each new file atomically (storage.Put);
 //  4. delete old − new;
 //  5. write the manifest as "complete", listing new.
+//
+// # Leases
+//
+// Runs that overlap (a backfill beside the nightly job, a schedule fired twice) take turns
+// on a delivery day through its lease, _marketrail/leases/DAY.json, which no two runs hold at
+// once (Leaser, Lease). It holds the holder (host:pid:token, a token random per run), its
+// TTL and when it was taken and renewed. The store must enforce conditional writes
+// (storage.Conditional, checked at a run's start by CheckLeases):
+//
+//   - take: create the lease only if absent (S3: PutObject with If-None-Match: *; a local
+//     folder: an exclusive create). If it exists, read it: if its Last-Modified plus its
+//     TTL (plus LeaseClockGrace, for the headers' one-second resolution) is past the Date
+//     of the store's answer — the store's clock, never the local one — its holder is gone
+//     (killed, or paused past its TTL): take it over with a write conditional on its ETag
+//     (If-Match). Else wait and try again, up to LeaseOptions.Wait (about one TTL); a day
+//     still held then is not done by this run (HeldError; the run reports it held).
+//   - hold: rewrite the lease every TTL/6, conditional on the ETag of the last write. A
+//     412 (someone else wrote it) means the lease is lost, unless the lease holds this run's
+//     token (an earlier attempt of the same write succeeded and its answer was lost).
+//   - fence: before each PUT or DELETE of the day's files and each manifest write, the
+//     holder checks that at least LeaseOptions.Margin (half the TTL) is left of its lease,
+//     measured on its own monotonic clock from before its last successful write of the
+//     lease (never later than the Last-Modified others judge it by). Each manifest write is
+//     moreover conditional on the manifest's ETag as the run last saw it under the lease
+//     (when it compared the day's listing with it, then after each of its own writes), so
+//     a run paused between its fence and its write cannot overwrite its successor's
+//     manifest: the write fails with ErrLeaseLost, and so does the run.
+//   - release: delete the lease, conditional on its ETag (S3: DeleteObject with If-Match);
+//     a lease taken over meanwhile is left to its new holder.
+//
+// S3 answers 409 ConditionalRequestConflict when two conditional writes of a key race:
+// nothing was written, and the write is decided again (re-read, retried).
+//
+// A run takes a day's lease before it lists the day (so a run that waited lists what the
+// other wrote from, and the files that arrived since), compares the listing with the
+// manifest under it, and holds it through the publishing protocol above until the manifest
+// is final; a day found unchanged releases it at once. A day's manifest records the holder
+// that wrote it (Manifest.Holder). Follow mode and other table formats build on this:
+// whatever writes a day's files does so under the day's lease, fenced the same way.
 package lake
 
 import (
@@ -90,11 +129,14 @@ type Manifest struct {
 	Fingerprint string    `json:"fingerprint,omitempty"`
 	// Sizes is each file's size in bytes (absent in manifests written before it was kept):
 	// a day is unchanged only while its files are still there with these sizes.
-	Sizes   map[string]int64            `json:"sizes,omitempty"`
-	Rows    map[string]map[string]int64 `json:"rows"` // table → event_date → rows
-	Tool    string                      `json:"tool"`
-	Version string                      `json:"version"`
-	Updated time.Time                   `json:"updated"`
+	Sizes map[string]int64            `json:"sizes,omitempty"`
+	Rows  map[string]map[string]int64 `json:"rows"` // table → event_date → rows
+	// Holder is the run that wrote the manifest, as its lease names it (host:pid:token);
+	// empty when written with --no-lease (or before leases).
+	Holder  string    `json:"holder,omitempty"`
+	Tool    string    `json:"tool"`
+	Version string    `json:"version"`
+	Updated time.Time `json:"updated"`
 }
 
 // Input is one object of a delivery day's folders, as listed.
@@ -155,6 +197,7 @@ const (
 	ReasonForced           = "forced"            // --force
 	ReasonOutputsChanged   = "outputs_changed"   // a file it wrote is gone or has another size
 	ReasonUnchanged        = "unchanged"         // complete, same inputs and settings: skipped
+	ReasonHeld             = "held"              // another run held its lease throughout the wait: not done
 )
 
 // Stale compares the manifest m (nil: none) with what a run would write the day from, and
@@ -344,10 +387,34 @@ type Result struct {
 // tables were made from, recorded in the manifest; complete says whether every input was
 // read (else the manifest says partial, and the day is run again next time).
 func (w *Writer) PublishDay(ctx context.Context, d trail.Day, src *Sources, complete bool, tables ...Table) (Result, error) {
+	return w.PublishLeased(ctx, d, nil, src, complete, tables...)
+}
+
+// PublishLeased is PublishDay fenced by lease, d's lease (nil: none, as PublishDay): each
+// PUT and DELETE of the day's files first checks that the lease is safely held
+// (Lease.Check), and each manifest write is conditional on the manifest's ETag as last seen
+// under the lease (Lease.SawManifest), so a run that lost its lease writes nothing more.
+func (w *Writer) PublishLeased(ctx context.Context, d trail.Day, lease *Lease, src *Sources, complete bool, tables ...Table) (Result, error) {
 	w.init()
 	res := Result{Rows: map[string]map[string]int64{}, Sizes: map[string]int64{}}
 	var sizesMu sync.Mutex
-	old, err := w.ReadManifest(ctx, d)
+	var old *Manifest
+	var err error
+	if lease == nil {
+		old, err = w.ReadManifest(ctx, d)
+	} else {
+		var etag string
+		old, etag, err = w.ReadManifestVersion(ctx, d)
+		lease.mu.Lock()
+		seen, want := lease.manifestSeen, lease.manifestETag
+		lease.mu.Unlock()
+		if err == nil && seen && etag != want {
+			err = fmt.Errorf("%w: the manifest of delivery day %s changed while this run held its lease", ErrLeaseLost, d)
+		}
+		if err == nil && !seen { // --force: the listing was not compared with it
+			lease.SawManifest(etag)
+		}
+	}
 	if err != nil {
 		return res, err
 	}
@@ -379,7 +446,7 @@ func (w *Writer) PublishDay(ctx context.Context, d trail.Day, src *Sources, comp
 	union := append(slices.Clone(oldFiles), res.Files...)
 	slices.Sort(union)
 	union = slices.Compact(union)
-	if err := w.writeManifest(ctx, src, &Manifest{DeliveryDay: d.String(), State: StatePublishing, Files: union}); err != nil {
+	if err := w.writeManifest(ctx, lease, src, &Manifest{DeliveryDay: d.String(), State: StatePublishing, Files: union}); err != nil {
 		return res, err
 	}
 	meta := []parquet.WriterOption{
@@ -403,7 +470,7 @@ hand:
 		}
 		g.Go(func() error {
 			defer func() { <-w.slots }()
-			size, err := w.publish(gctx, f, meta)
+			size, err := w.publish(gctx, lease, f, meta)
 			if err == nil {
 				sizesMu.Lock()
 				res.Sizes[f.key] = size
@@ -420,6 +487,9 @@ hand:
 	}
 	for _, k := range oldFiles {
 		if !slices.Contains(res.Files, k) {
+			if err := lease.Check(); err != nil {
+				return res, fmt.Errorf("remove stale file %s of delivery day %s: %w", k, d, err)
+			}
 			if err := w.Dest.Delete(ctx, k); err != nil {
 				return res, fmt.Errorf("remove stale file of delivery day %s: %w", d, err)
 			}
@@ -431,11 +501,12 @@ hand:
 	if !complete {
 		state = StatePartial
 	}
-	return res, w.writeManifest(ctx, src, &Manifest{DeliveryDay: d.String(), State: state, Files: res.Files, Sizes: res.Sizes, Rows: res.Rows})
+	return res, w.writeManifest(ctx, lease, src, &Manifest{DeliveryDay: d.String(), State: state, Files: res.Files, Sizes: res.Sizes, Rows: res.Rows})
 }
 
-// publish writes one file to a local temporary file, then puts it on the destination.
-func (w *Writer) publish(ctx context.Context, f file, meta []parquet.WriterOption) (int64, error) {
+// publish writes one file to a local temporary file, then puts it on the destination, and
+// returns its size.
+func (w *Writer) publish(ctx context.Context, lease *Lease, f file, meta []parquet.WriterOption) (int64, error) {
 	tmp, err := os.CreateTemp(w.TempDir, ".marketrail-*.parquet")
 	if err != nil {
 		return 0, fmt.Errorf("stage %s: %w", f.key, err)
@@ -451,6 +522,9 @@ func (w *Writer) publish(ctx context.Context, f file, meta []parquet.WriterOptio
 	}
 	if err != nil {
 		return 0, fmt.Errorf("stage %s: %w", f.key, err)
+	}
+	if err := lease.Check(); err != nil {
+		return 0, fmt.Errorf("put %s: %w", f.key, err)
 	}
 	return size, w.Dest.Put(ctx, f.key, &hookReader{r: tmp, at: size / 2, fn: func() { w.hook(HookUpload) }}, size)
 }
@@ -527,9 +601,34 @@ func (w *Writer) ReadManifest(ctx context.Context, d trail.Day) (*Manifest, erro
 	return &m, nil
 }
 
-// writeManifest writes m, made from src (its inputs, tail and settings).
-func (w *Writer) writeManifest(ctx context.Context, src *Sources, m *Manifest) error {
+// ReadManifestVersion is ReadManifest with the manifest's ETag ("" for none), for writes
+// conditional on it; the destination must support conditional writes.
+func (w *Writer) ReadManifestVersion(ctx context.Context, d trail.Day) (*Manifest, string, error) {
+	c, err := storage.AsConditional(w.Dest)
+	if err != nil {
+		return nil, "", fmt.Errorf("read manifest of delivery day %s: %w", d, err)
+	}
+	b, v, err := c.Get(ctx, ManifestKey(d))
+	if errors.Is(err, storage.ErrNotExist) {
+		return nil, "", nil
+	}
+	if err != nil {
+		return nil, "", fmt.Errorf("read manifest of delivery day %s: %w", d, err)
+	}
+	var m Manifest
+	if err := json.Unmarshal(b, &m); err != nil {
+		return nil, "", fmt.Errorf("manifest %s is damaged (%v): delete it and the day's files to rebuild the day", ManifestKey(d), err)
+	}
+	return &m, v.ETag, nil
+}
+
+// writeManifest writes m, made from src (its inputs, tail and settings); with a lease,
+// conditional on the manifest's ETag as last seen under it.
+func (w *Writer) writeManifest(ctx context.Context, lease *Lease, src *Sources, m *Manifest) error {
 	m.Tool, m.Version, m.Updated = "marketrail", w.Version, time.Now().UTC()
+	if lease != nil {
+		m.Holder = lease.Holder()
+	}
 	if src == nil {
 		src = &Sources{}
 	}
@@ -549,8 +648,34 @@ func (w *Writer) writeManifest(ctx context.Context, src *Sources, m *Manifest) e
 	if err != nil {
 		return err
 	}
-	if err := w.Dest.Put(ctx, ManifestDir+d+".json", bytes.NewReader(b), int64(len(b))); err != nil {
+	if lease == nil {
+		if err := w.Dest.Put(ctx, ManifestDir+d+".json", bytes.NewReader(b), int64(len(b))); err != nil {
+			return fmt.Errorf("write manifest of delivery day %s: %w", d, err)
+		}
+		return nil
+	}
+	if err := lease.Check(); err != nil {
 		return fmt.Errorf("write manifest of delivery day %s: %w", d, err)
 	}
-	return nil
+	c, err := storage.AsConditional(w.Dest)
+	if err != nil {
+		return fmt.Errorf("write manifest of delivery day %s: %w", d, err)
+	}
+	lease.mu.Lock()
+	match := lease.manifestETag
+	lease.mu.Unlock()
+	for attempt := 1; ; attempt++ {
+		etag, err := c.PutIf(ctx, ManifestDir+d+".json", b, match)
+		if onConflict(ctx, err, attempt) {
+			continue // raced: nothing written; the condition decides again
+		}
+		if errors.Is(err, storage.ErrPreconditionFailed) {
+			err = fmt.Errorf("%w: the manifest of delivery day %s was written by another run: %w", ErrLeaseLost, d, err)
+		}
+		if err != nil {
+			return fmt.Errorf("write manifest of delivery day %s: %w", d, err)
+		}
+		lease.SawManifest(etag)
+		return nil
+	}
 }

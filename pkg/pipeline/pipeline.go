@@ -76,6 +76,16 @@ type Config struct {
 	Shards    int  // how many shards split the window's days; 0 or 1 means no sharding
 	MaxFailed int  // failed objects a run may have and still exit 0
 
+	// NoLease writes days without taking their leases (--no-lease): for a destination
+	// that does not enforce conditional writes, where nothing stops two runs writing one
+	// day at once. Otherwise the run checks at its start that the destination enforces
+	// them, and refuses to run if not.
+	NoLease bool
+	// LeaseTTL is how long a day's lease lasts unless renewed (0: lake.DefaultLeaseTTL);
+	// LeaseWait how long a run waits for a day another run holds before reporting it held
+	// (0: about one TTL, see lake.LeaseOptions).
+	LeaseTTL, LeaseWait time.Duration
+
 	// VerifyDigests checks every log file read against CloudTrail's integrity digests (the
 	// SHA-256 of its content, the digests' chains, and with DigestKeys their signatures) and
 	// puts what it found in the report's digests section.
@@ -220,8 +230,9 @@ type message struct {
 	skipped string        // an object listed and not read, with this reason
 	key     string        // the skipped object
 	result  *objectResult // a worker finished a log file
-	end     string        // the day needs no (more) work: report.ActionUnchanged or ActionPlanned
+	end     string        // the day needs no (more) work: report.ActionUnchanged, ActionPlanned or ActionHeld
 	reason  string        // with end: why (lake.Reason*)
+	holder  string        // with ActionHeld: the run that holds the day
 }
 
 // dayPlan is what a day's listing says.
@@ -240,6 +251,7 @@ type dayPlan struct {
 	// share when nextShares (the next day follows in this run).
 	ownTail    int
 	nextShares bool
+	lease      *lake.Lease // the day's, held until it is published (nil with --no-lease)
 }
 
 func run(ctx context.Context, cfg Config, rep *report.Report) error {
@@ -256,12 +268,30 @@ func run(ctx context.Context, cfg Config, rep *report.Report) error {
 	if err != nil {
 		return fmt.Errorf("discover trail folders in %s: %w", cfg.Source, err)
 	}
+	var leaser *lake.Leaser
 	if !cfg.DryRun {
 		if err := lake.Claim(ctx, cfg.Dest, cfg.Version); err != nil {
 			return err
 		}
 		if err := storage.ProbeWrite(ctx, cfg.Dest, probePrefix); err != nil {
 			return err
+		}
+		if !cfg.NoLease {
+			if err := lake.CheckLeases(ctx, cfg.Dest); err != nil {
+				return fmt.Errorf("%w; without leases nothing stops two runs from writing one delivery day at once: run with --no-lease only if no two runs can ever overlap", err)
+			}
+			var err error
+			leaser, err = lake.NewLeaser(cfg.Dest, lake.LeaseOptions{TTL: cfg.LeaseTTL, Wait: cfg.LeaseWait, Version: cfg.Version, Logger: log})
+			if err != nil {
+				return err
+			}
+			defer func() { // leases of days a failed run did not finish
+				rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+				defer cancel()
+				leaser.ReleaseAll(rctx)
+			}()
+		} else {
+			log.Warn("--no-lease: delivery days are written without leases; two runs writing one day at once can lose data")
 		}
 	}
 	days := cfg.Days()
@@ -310,11 +340,14 @@ func run(ctx context.Context, cfg Config, rep *report.Report) error {
 				return ctx.Err()
 			}
 			next := i+1 < len(days) && days[i+1] == d.AddDays(1)
-			cur, err := listDay(ctx, &cfg, writer, folders, d, prev, next, send, jobs)
+			cur, err := listDay(ctx, &cfg, writer, leaser, folders, d, prev, next, send, jobs)
 			if err != nil {
 				return err
 			}
 			prev = cur
+			if cur == nil { // held by another run: not listed
+				continue
+			}
 			if !holdsLogFiles(cur.objs) {
 				log.Warn("no log file in any trail folder of the delivery day", "delivery_day", d.String(), "folders", len(folders))
 				empty.add(d)
@@ -406,7 +439,7 @@ func run(ctx context.Context, cfg Config, rep *report.Report) error {
 			}
 			switch {
 			case m.end != "":
-				st.rep.Action, st.rep.Reason = m.end, m.reason
+				st.rep.Action, st.rep.Reason, st.rep.HeldBy = m.end, m.reason, m.holder
 				st.done = true
 				if m.end == report.ActionPlanned {
 					st.rep.ObjectsListed += int64(st.plan.files)
@@ -469,7 +502,11 @@ func run(ctx context.Context, cfg Config, rep *report.Report) error {
 				st.tail = t
 				publishing++
 				g.Go(func() error {
-					if err := publish(ctx, writer, st.day, st, log); err != nil {
+					err := publish(ctx, writer, st.day, st, log)
+					if rerr := st.plan.lease.Release(context.WithoutCancel(ctx)); err == nil && rerr != nil {
+						log.Warn("could not release a lease: it expires by itself", "delivery_day", st.day.String(), "error", rerr.Error())
+					}
+					if err != nil {
 						return err
 					}
 					st.rep.Action = report.ActionWritten
@@ -576,7 +613,32 @@ func inTail(o source.Object) bool {
 // forced); only count, in a dry run; else read its log files, and those of the day
 // before's tail that this run does not read anyway. next says whether the day after d
 // follows it in this run, to share d's tail.
-func listDay(ctx context.Context, cfg *Config, w *lake.Writer, folders []trail.Folder, d trail.Day, prev *listing, next bool, send func(message) error, jobs chan<- job) (*listing, error) {
+//
+// With leases (ls not nil), d's lease is taken first, before its listing: a run that
+// waited for another to write the day lists what is there after it. A day still held after
+// the wait is reported held. The lease goes with the day's plan to publish, which releases
+// it; a day not read releases it at once.
+func listDay(ctx context.Context, cfg *Config, w *lake.Writer, ls *lake.Leaser, folders []trail.Folder, d trail.Day, prev *listing, next bool, send func(message) error, jobs chan<- job) (*listing, error) {
+	var lease *lake.Lease
+	if ls != nil {
+		var err error
+		lease, err = ls.Acquire(ctx, d)
+		var held *lake.HeldError
+		if errors.As(err, &held) {
+			cfg.Logger.Warn("delivery day held by another run throughout the wait: not done; it runs next time (exit status 3)",
+				"delivery_day", d.String(), "holder", held.Holder, "waited_seconds", held.Waited.Seconds())
+			return nil, send(message{day: d, end: report.ActionHeld, reason: lake.ReasonHeld, holder: held.Holder})
+		}
+		if err != nil {
+			return nil, err
+		}
+	}
+	keep := false
+	defer func() {
+		if !keep {
+			lease.Release(context.WithoutCancel(ctx))
+		}
+	}()
 	objs, err := list(ctx, cfg, folders, d)
 	if err != nil {
 		return nil, err
@@ -589,7 +651,7 @@ func listDay(ctx context.Context, cfg *Config, w *lake.Writer, folders []trail.F
 	} else if before, err = list(ctx, cfg, folders, d.AddDays(-1)); err != nil {
 		return nil, err
 	}
-	plan := &dayPlan{tailShared: shared, nextShares: next}
+	plan := &dayPlan{tailShared: shared, nextShares: next, lease: lease}
 	plan.sources.Settings = cfg.settings
 	plan.sources.Inputs = make([]lake.Input, len(objs))
 	for i, o := range objs {
@@ -622,7 +684,14 @@ func listDay(ctx context.Context, cfg *Config, w *lake.Writer, folders []trail.F
 	}
 	plan.reason = lake.ReasonForced
 	if !cfg.Force {
-		m, err := w.ReadManifest(ctx, d)
+		var m *lake.Manifest
+		if lease != nil {
+			var etag string
+			m, etag, err = w.ReadManifestVersion(ctx, d)
+			lease.SawManifest(etag)
+		} else {
+			m, err = w.ReadManifest(ctx, d)
+		}
 		if err != nil {
 			return nil, err
 		}
@@ -643,6 +712,7 @@ func listDay(ctx context.Context, cfg *Config, w *lake.Writer, folders []trail.F
 	if err := send(message{day: d, begin: plan}); err != nil {
 		return nil, err
 	}
+	keep = true // publish releases it, or, if the run fails first, the run's end
 	if cfg.audit != nil {
 		cfg.audit.DayRead(d)
 	}
@@ -836,7 +906,7 @@ func publish(ctx context.Context, w *lake.Writer, d trail.Day, st *dayState, log
 	quarantined := len(st.quarantined)
 	st.quarantined = nil
 	defer st.spill.remove()
-	res, err := w.PublishDay(ctx, d, &st.plan.sources, complete, lake.Quarantine(quarantined, st.spill.lines),
+	res, err := w.PublishLeased(ctx, d, st.plan.lease, &st.plan.sources, complete, lake.Quarantine(quarantined, st.spill.lines),
 		lake.NewTable(marketplace.TableEvents, events, (*marketplace.Event).EventDate, compareEvents, "event_time"),
 		lake.NewTable(marketplace.TableMetering, metering, (*marketplace.MeteringRecord).EventDate, compareMetering, "event_time"))
 	if err != nil {

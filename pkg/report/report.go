@@ -16,7 +16,7 @@ const (
 	ExitOK          = 0   // every object was read and every event written
 	ExitFatal       = 1   // the run could not do its job (credentials, bucket, destination)
 	ExitUsage       = 2   // bad command line
-	ExitObjectsFail = 3   // finished, but some objects could not be read; they are listed
+	ExitObjectsFail = 3   // finished, but some objects could not be read (they are listed), or some days were held by another run
 	ExitDigests     = 4   // finished, but --verify-digests found log files or digests CloudTrail did not write
 	ExitNoTrail     = 5   // no trail found: no trail folder, an --accounts/--regions value matching none, or no log file in the whole window
 	ExitSIGINT      = 130 // interrupted by SIGINT
@@ -28,6 +28,7 @@ const (
 	ActionWritten   = "written"   // read and published
 	ActionUnchanged = "unchanged" // complete before, with the same inputs: skipped
 	ActionPlanned   = "planned"   // listed by a dry run; nothing read or written
+	ActionHeld      = "held"      // another run held the day's lease throughout the wait: not done; it runs next time
 )
 
 // Status values of Report.Status.
@@ -38,6 +39,7 @@ const (
 	StatusInterrupted   = "interrupted"
 	StatusDigests       = "digest_problems"
 	StatusNoTrail       = "no_trail"
+	StatusDaysHeld      = "days_held" // exit 3: some days were held by another run and not done
 )
 
 // ErrNoTrail is wrapped by the error of a run that found nothing to read where it looked:
@@ -67,6 +69,7 @@ type Report struct {
 	DaysWritten   int       `json:"days_written"`    // delivery days read and published
 	DaysUnchanged int       `json:"days_unchanged"`  // delivery days skipped: complete and unchanged
 	DaysPlanned   int       `json:"days_planned"`    // delivery days a dry run listed
+	DaysHeld      int       `json:"days_held"`       // delivery days another run held: not done
 	// EmptyDays lists the delivery days whose trail folders hold no log file at all
 	// (Day.Empty), in order; never null.
 	EmptyDays []string `json:"empty_days"`
@@ -155,7 +158,9 @@ func addMap(dst, src map[string]int64) map[string]int64 {
 // Day is the report of one delivery day.
 type Day struct {
 	DeliveryDay string `json:"delivery_day"` // YYYY-MM-DD
-	Action      string `json:"action"`       // written, unchanged or planned
+	Action      string `json:"action"`       // written, unchanged, planned or held
+	// HeldBy names the run that held the day (host:pid:token), for action held.
+	HeldBy string `json:"held_by,omitempty"`
 	// Reason says why the day was written or planned (new, inputs_changed,
 	// neighbour_changed, settings_changed, partial, publishing, forced), or unchanged.
 	Reason string `json:"reason"`
@@ -206,7 +211,7 @@ func (r *Report) Finish(fatal error, interrupted int) {
 		}
 		return 0
 	})
-	r.DaysWritten, r.DaysUnchanged, r.DaysPlanned = 0, 0, 0
+	r.DaysWritten, r.DaysUnchanged, r.DaysPlanned, r.DaysHeld = 0, 0, 0, 0
 	r.EmptyDays = []string{}
 	for _, d := range r.Days {
 		if d.Empty {
@@ -220,6 +225,8 @@ func (r *Report) Finish(fatal error, interrupted int) {
 			r.DaysUnchanged++
 		case ActionPlanned:
 			r.DaysPlanned++
+		case ActionHeld:
+			r.DaysHeld++
 		}
 	}
 	switch {
@@ -231,6 +238,8 @@ func (r *Report) Finish(fatal error, interrupted int) {
 		r.Status, r.ExitCode = StatusFatal, ExitFatal
 	case r.Totals.ObjectsFailed > int64(r.MaxFailed):
 		r.Status, r.ExitCode = StatusFailedObjects, ExitObjectsFail
+	case r.DaysHeld > 0:
+		r.Status, r.ExitCode = StatusDaysHeld, ExitObjectsFail
 	case r.Digests.Problems():
 		r.Status, r.ExitCode = StatusDigests, ExitDigests
 	default:

@@ -252,6 +252,11 @@ func (l *Local) Delete(ctx context.Context, key string) error {
 	if err := l.root.Remove(key); err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return fmt.Errorf("delete %s: %w", key, err)
 	}
+	return l.removeTemps(key)
+}
+
+// removeTemps removes the leftover temporary files of Puts of key.
+func (l *Local) removeTemps(key string) error {
 	dir, name := path.Split(key)
 	if dir == "" {
 		dir = "."

@@ -106,6 +106,11 @@ func (r *retrying) Delete(ctx context.Context, key string) error { return r.inne
 
 func (r *retrying) String() string { return r.inner.String() }
 
+// Unwrap returns the wrapped storage, for AsConditional: conditional writes pass straight
+// through, as Put does (the S3 client retries the request, and a retry whose first attempt
+// succeeded is recognised by the store's PutIf itself).
+func (r *retrying) Unwrap() Storage { return r.inner }
+
 // Load implements Storage, reading key again while its read breaks off.
 func (r *retrying) Load(ctx context.Context, key string, fn func(io.Reader) error) error {
 	for attempt := 1; ; attempt++ {

@@ -3,6 +3,10 @@
 // bucket gives the same keys, the same listings and the same bytes as the bucket itself, so
 // everything above this package works the same on both.
 //
+// Both also implement Conditional (an optional interface: read with
+// version and the store's clock, write or delete only if unchanged), which day leases need
+// (see package lake); AsConditional finds it through wrappers such as WithRetry's.
+//
 // Keys are relative to the storage's root (the bucket plus an optional prefix, or the
 // folder), '/'-separated, without a leading '/'.
 package storage

@@ -1,0 +1,111 @@
+package pipeline_test
+
+import (
+	"context"
+	"errors"
+	"io"
+	"iter"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/marketrail/marketrail/pkg/lake"
+	"github.com/marketrail/marketrail/pkg/pipeline"
+	"github.com/marketrail/marketrail/pkg/report"
+	"github.com/marketrail/marketrail/pkg/storage"
+)
+
+// TestHeldDayReported: a day another run holds throughout the wait is reported held, with
+// its holder, is not written, and makes the run exit 3; the other days are written and no
+// lease is left. Once the other run lets go, the next run writes the day.
+func TestHeldDayReported(t *testing.T) {
+	from, to, clean := cleanRun(t)
+	dest := t.TempDir()
+	other, err := storage.OpenLocal(dest, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.Close()
+	ls, err := lake.NewLeaser(other, lake.LeaseOptions{TTL: time.Hour, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	held := from.AddDays(1)
+	l, err := ls.Acquire(context.Background(), held)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rep := run(t, sample, dest, from, to, func(c *pipeline.Config) { c.LeaseTTL, c.LeaseWait = time.Second, 300*time.Millisecond })
+	if rep.ExitCode != report.ExitObjectsFail || rep.Status != report.StatusDaysHeld || rep.DaysHeld != 1 {
+		t.Fatalf("exit %d, status %s, %d days held", rep.ExitCode, rep.Status, rep.DaysHeld)
+	}
+	for _, d := range rep.Days {
+		isHeld := d.DeliveryDay == held.String()
+		if isHeld != (d.Action == report.ActionHeld) || isHeld && (d.HeldBy != ls.Holder() || d.Reason != lake.ReasonHeld) {
+			t.Errorf("day %s: action %s, reason %s, held by %q", d.DeliveryDay, d.Action, d.Reason, d.HeldBy)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(dest, filepath.FromSlash(lake.ManifestKey(held)))); err == nil {
+		t.Errorf("the held day was written")
+	}
+	leases, _ := os.ReadDir(filepath.Join(dest, filepath.FromSlash(lake.LeaseDir)))
+	if len(leases) != 1 {
+		t.Errorf("%d leases in the destination, want only the other run's", len(leases))
+	}
+	if err := l.Release(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	rep = run(t, sample, dest, from, to, nil)
+	if rep.ExitCode != 0 || rep.DaysWritten != 1 {
+		t.Fatalf("after the other run let go: exit %d, %d days written", rep.ExitCode, rep.DaysWritten)
+	}
+	if !slices.Equal(rows(t, dest), rows(t, clean)) {
+		t.Errorf("rows differ from a clean run")
+	}
+	if leases, _ := os.ReadDir(filepath.Join(dest, filepath.FromSlash(lake.LeaseDir))); len(leases) != 0 {
+		t.Errorf("leases left behind: %v", leases)
+	}
+}
+
+// TestNoConditionalWritesRefused: a destination that cannot write conditionally is refused
+// unless NoLease says to run without leases.
+func TestNoConditionalWritesRefused(t *testing.T) {
+	from, to := sampleWindow(t)
+	dir := t.TempDir()
+	dest, err := storage.OpenLocal(dir, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer dest.Close()
+	cfg := pipeline.Config{Source: open(t, sample, false), Dest: unconditional{dest}, From: from, To: to,
+		Version: "test", Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}
+	if _, err := pipeline.Run(context.Background(), cfg); !errors.Is(err, storage.ErrNoConditional) {
+		t.Fatalf("a destination without conditional writes: %v", err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, filepath.FromSlash(lake.ManifestDir))); err == nil {
+		t.Errorf("a refused run wrote a day")
+	}
+	cfg.NoLease = true
+	rep, err := pipeline.Run(context.Background(), cfg)
+	if err != nil || rep.ExitCode != 0 || rep.DaysWritten == 0 {
+		t.Fatalf("with NoLease: %v, exit %d", err, rep.ExitCode)
+	}
+}
+
+// unconditional hides a Storage's conditional writes.
+type unconditional struct{ s storage.Storage }
+
+func (u unconditional) List(ctx context.Context, prefix string, delim bool) iter.Seq2[storage.Entry, error] {
+	return u.s.List(ctx, prefix, delim)
+}
+func (u unconditional) Load(ctx context.Context, key string, fn func(io.Reader) error) error {
+	return u.s.Load(ctx, key, fn)
+}
+func (u unconditional) Put(ctx context.Context, key string, r io.ReadSeeker, size int64) error {
+	return u.s.Put(ctx, key, r, size)
+}
+func (u unconditional) Delete(ctx context.Context, key string) error { return u.s.Delete(ctx, key) }
+func (u unconditional) String() string                               { return u.s.String() }
