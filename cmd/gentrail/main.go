@@ -8,6 +8,11 @@
 // and a large archive (about 2,000 log files) with
 //
 //	go run ./cmd/gentrail -files 2000 -out /tmp/trail -manifest /tmp/trail-manifest.json
+//
+// and one whose JSON is about 10 % backslashes (policy documents and templates logged as
+// JSON text), with the same Marketplace events, with
+//
+//	go run ./cmd/gentrail -files 2000 -escaped-noise 0.45 -out /tmp/trail-escaped -manifest /tmp/trail-escaped-manifest.json
 package main
 
 import (
@@ -57,6 +62,7 @@ Flags:
 	records := fs.Int("records-per-file", large.RecordsPerFile, "mean records per log file")
 	ratio := fs.Float64("marketplace-ratio", large.MarketplaceRatio, "share of records that are Marketplace events")
 	decoys := fs.Float64("decoy-ratio", large.DecoyRatio, "share of the other records that are decoys")
+	escaped := fs.Float64("escaped-noise", large.EscapedNoise, fmt.Sprintf("share of the noise records that log documents as JSON text (IAM policies, CloudFormation templates...); %v gives about 10 %% backslashes", gentrail.EscapedNoiseTypical))
 	redeliveries := fs.Float64("redeliveries", large.Redeliveries, "share of the Marketplace events of each folder's last file of a day delivered again in its first file of the next day")
 	start := fs.String("start", large.Start.Format("2006-01-02"), "first delivery day of the window, YYYY-MM-DD")
 	specials := fs.Bool("specials", false, "add the sample's special cases (needs 4 accounts, 2 regions, 3 days)")
@@ -104,6 +110,8 @@ Flags:
 			cfg.MarketplaceRatio = *ratio
 		case "decoy-ratio":
 			cfg.DecoyRatio = *decoys
+		case "escaped-noise":
+			cfg.EscapedNoise = *escaped
 		case "redeliveries":
 			cfg.Redeliveries = *redeliveries
 		case "specials":

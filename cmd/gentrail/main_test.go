@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -75,5 +76,29 @@ func TestHelpPlaceholder(t *testing.T) {
 	}
 	if help := errb.String(); !strings.Contains(help, "-digest-public-keys FILE\n") || strings.Contains(help, "-digest-public-keys aws") {
 		t.Errorf("-h does not show -digest-public-keys FILE:\n%s", help)
+	}
+}
+
+// TestEscapedNoise: -escaped-noise reaches the configuration (the manifest records it), and
+// the archive gets backslashes from it.
+func TestEscapedNoise(t *testing.T) {
+	manifest := filepath.Join(t.TempDir(), "m.json")
+	for _, v := range []string{"0", "0.45"} {
+		out := t.TempDir()
+		var stdout, stderr bytes.Buffer
+		args := []string{"-out", out, "-manifest", manifest, "-files", "8", "-days", "1", "-accounts", "2", "-regions", "1", "-escaped-noise", v}
+		if code := run(args, &stdout, &stderr); code != 0 {
+			t.Fatalf("-escaped-noise %s: exit %d: %s", v, code, stderr.String())
+		}
+		m, err := os.ReadFile(manifest)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if recorded := bytes.Contains(m, []byte(`"escaped_noise":0.45`)); recorded != (v != "0") {
+			t.Errorf("-escaped-noise %s: the manifest's config says escaped_noise 0.45: %v", v, recorded)
+		}
+	}
+	if code := run([]string{"-out", t.TempDir(), "-manifest", manifest, "-escaped-noise", "2"}, io.Discard, io.Discard); code != 1 {
+		t.Errorf("-escaped-noise 2: exit %d, want 1", code)
 	}
 }

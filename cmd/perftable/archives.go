@@ -26,6 +26,16 @@ func largeConfig(quick bool) gentrail.Config {
 	return c
 }
 
+// escapedConfig is the archive of large log files whose JSON is about 10 % backslashes:
+// largeConfig's, with noise records that log policy documents, templates and settings as
+// JSON text (gentrail's EscapedNoise), as a trail busy with IAM, CloudFormation, SSM and
+// Lambda calls carries them. Its Marketplace events are largeConfig's.
+func escapedConfig(quick bool) gentrail.Config {
+	c := largeConfig(quick)
+	c.EscapedNoise = gentrail.EscapedNoiseTypical
+	return c
+}
+
 // tinyConfig is the archive of many tiny objects: about 2 KB of gzip and 5 records each,
 // as quiet accounts deliver them.
 func tinyConfig(quick bool) gentrail.Config {

@@ -22,6 +22,8 @@
 //   - marketrail run on a local folder, GOMAXPROCS=1 on one core, and on both cores.
 //   - DuckDB: read_json of the same .json.gz files, unnest Records, filter on eventSource,
 //     COPY … (FORMAT parquet, PARTITION_BY event_date), with 1 and 2 threads on as many cores.
+//   - the same three on the escaped archive (not with -quick): large files whose JSON is
+//     about 10 % backslashes, policy documents and templates logged as JSON text.
 //   - for many tiny objects on the S3 server: the fetch-only floor (list, then GetObject and
 //     discard every log file through aws-sdk-go-v2, with marketrail's concurrency) and
 //     marketrail run against the bucket, at several worker counts.
@@ -123,6 +125,14 @@ func run(ctx context.Context, o options) error {
 	if err != nil {
 		return err
 	}
+	// The escaped archive is measured in the full run only: -quick (the test suite's run)
+	// checks the harness, and the large archive's contenders already do that.
+	var escaped *trailArchive
+	if !o.quick {
+		if escaped, err = archive(escapedConfig(o.quick), filepath.Join(o.work, "escaped")); err != nil {
+			return err
+		}
+	}
 	tiny, err := archive(tinyConfig(o.quick), filepath.Join(o.work, "tiny"+suffix(o.quick)))
 	if err != nil {
 		return err
@@ -143,19 +153,17 @@ func run(ctx context.Context, o options) error {
 		both = "0,1"
 	}
 	s := &suite{bin: bin, rsswrap: rsswrap, work: o.work, srv: srv}
-	largeRuns := []*contender{
-		{name: "zcat \\| grep -c marketplace", cores: 1, run: func(ctx context.Context) (sample, error) { return s.zcatGrep(ctx, large) }},
-		{name: "marketrail", cores: 1, run: func(ctx context.Context) (sample, error) { return s.marketrailLocal(ctx, large, "0", 1) }},
-		{name: "marketrail", cores: 2, run: func(ctx context.Context) (sample, error) { return s.marketrailLocal(ctx, large, both, 2) }},
-		{name: "DuckDB", cores: 1, run: func(ctx context.Context) (sample, error) { return s.duckdb(ctx, large, "0", 1) }},
-		{name: "DuckDB", cores: 2, run: func(ctx context.Context) (sample, error) { return s.duckdb(ctx, large, both, 2) }},
+	largeRuns := s.localContenders(large, both)
+	var escapedRuns []*contender
+	if escaped != nil {
+		escapedRuns = s.localContenders(escaped, both)
 	}
 	tinyRuns := []*contender{
 		{name: "SDK fetch only (floor)", cores: 2, workers: o.workers, run: func(ctx context.Context) (sample, error) { return s.fetch(ctx, tiny, bucket, o.workers) }},
 		{name: "marketrail", cores: 2, workers: o.workers, run: func(ctx context.Context) (sample, error) { return s.marketrailS3(ctx, tiny, bucket, o.workers) }},
 		{name: "marketrail, default workers", cores: 2, workers: 0, run: func(ctx context.Context) (sample, error) { return s.marketrailS3(ctx, tiny, bucket, 0) }},
 	}
-	all := append(slices.Clone(largeRuns), tinyRuns...)
+	all := slices.Concat(largeRuns, escapedRuns, tinyRuns)
 	for r := range o.runs {
 		for _, c := range all {
 			logf("round %d/%d: %s", r+1, o.runs, c.label())
@@ -185,7 +193,7 @@ func run(ctx context.Context, o options) error {
 			p.marketrail = append(p.marketrail, m)
 		}
 	}
-	report(o.out, machine(), large, tiny, largeRuns, tinyRuns, scaling, o)
+	report(o.out, machine(), large, escaped, tiny, largeRuns, escapedRuns, tinyRuns, scaling, o)
 	if o.plot != "" {
 		if err := plotScaling(o.plot, tiny, scaling); err != nil {
 			return fmt.Errorf("plot: %w", err)
@@ -193,6 +201,18 @@ func run(ctx context.Context, o options) error {
 		logf("wrote %s", o.plot)
 	}
 	return nil
+}
+
+// localContenders are the runs on an archive of large files in a local folder: zcat|grep,
+// marketrail on 1 and 2 cores, DuckDB with 1 and 2 threads, in that order.
+func (s *suite) localContenders(a *trailArchive, both string) []*contender {
+	return []*contender{
+		{name: "zcat \\| grep -c marketplace", cores: 1, run: func(ctx context.Context) (sample, error) { return s.zcatGrep(ctx, a) }},
+		{name: "marketrail", cores: 1, run: func(ctx context.Context) (sample, error) { return s.marketrailLocal(ctx, a, "0", 1) }},
+		{name: "marketrail", cores: 2, run: func(ctx context.Context) (sample, error) { return s.marketrailLocal(ctx, a, both, 2) }},
+		{name: "DuckDB", cores: 1, run: func(ctx context.Context) (sample, error) { return s.duckdb(ctx, a, "0", 1) }},
+		{name: "DuckDB", cores: 2, run: func(ctx context.Context) (sample, error) { return s.duckdb(ctx, a, both, 2) }},
+	}
 }
 
 func suffix(quick bool) string {

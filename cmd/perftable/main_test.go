@@ -7,6 +7,7 @@ import (
 	"os/exec"
 	"strings"
 	"testing"
+	"time"
 )
 
 // TestMain lets the test binary serve as perftable's child processes, as the command does.
@@ -64,3 +65,35 @@ func TestSpread(t *testing.T) {
 		}
 	}
 }
+
+// TestReportEscaped: the full run's escaped archive gets its own table and targets, from its
+// own samples; -quick's report (no escaped archive) has neither.
+func TestReportEscaped(t *testing.T) {
+	runs := func(secs ...float64) []*contender {
+		var cs []*contender
+		for i, s := range secs {
+			cs = append(cs, &contender{name: "c" + itoa(i), cores: 1, samples: []sample{{wall: time.Duration(s * float64(time.Second))}}})
+		}
+		return cs
+	}
+	a := &trailArchive{logFiles: []string{"f"}, jsonBytes: 1e6, records: 1}
+	o := options{runs: 1, workers: 4}
+	// escaped: zcat|grep 4 s, marketrail 1 core 2 s (2.00 ×), DuckDB 1 thread 3 s (1.50 ×).
+	var full, quick bytes.Buffer
+	report(&full, "m", a, a, a, runs(2, 1, 1, 2, 2), runs(4, 2, 1, 3, 3), runs(1, 1, 1), nil, o)
+	report(&quick, "m", a, nil, a, runs(2, 1, 1, 2, 2), nil, runs(1, 1, 1), nil, o)
+	for _, want := range []string{
+		"**Large log files with escaped text, local folder**",
+		"| escaped text, 1 core: marketrail ≥ 2.0 × zcat \\| grep | 2.00 × | 2.00–2.00 × | yes |",
+		"| escaped text, 1 core: marketrail ≥ 2 × DuckDB (1 thread) | 1.50 × | 1.50–1.50 × | **no** |",
+	} {
+		if !strings.Contains(full.String(), want) {
+			t.Errorf("the full report has no %q:\n%s", want, full.String())
+		}
+		if strings.Contains(quick.String(), want) {
+			t.Errorf("the quick report has %q", want)
+		}
+	}
+}
+
+func itoa(i int) string { return string(rune('0' + i)) }

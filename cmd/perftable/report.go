@@ -56,7 +56,8 @@ func yes(b bool) string {
 }
 
 // report prints the tables in markdown.
-func report(w io.Writer, machine string, large, tiny *trailArchive, largeRuns, tinyRuns []*contender, scaling []*scalePoint, o options) {
+// escaped and escapedRuns are nil when the escaped archive was not measured (-quick).
+func report(w io.Writer, machine string, large, escaped, tiny *trailArchive, largeRuns, escapedRuns, tinyRuns []*contender, scaling []*scalePoint, o options) {
 	fmt.Fprintf(w, "Measured by `go run ./cmd/perftable` on %s; medians of %d interleaved rounds.\n\n", machine, o.runs)
 
 	fmt.Fprintf(w, "**Large log files, local folder**: %d files, %.1f MB of gzip, %.1f MB of JSON, %d records, %.0f%% Marketplace events (%d).\n\n",
@@ -69,6 +70,20 @@ func report(w io.Writer, machine string, large, tiny *trailArchive, largeRuns, t
 		mbs := float64(large.jsonBytes) / 1e6 / t.Seconds()
 		rate = append(rate, mbs)
 		fmt.Fprintf(w, "| %s | %d | %s | %.0f | %s |\n", c.name, c.cores, secs(t), mbs, mib(rss))
+	}
+
+	var erate []float64 // JSON MB/s of escapedRuns, in order
+	if escaped != nil {
+		fmt.Fprintf(w, "\n**Large log files with escaped text, local folder** (policy documents and templates as JSON text): %d files, %.1f MB of gzip, %.1f MB of JSON, %d records, %.0f%% Marketplace events (%d).\n\n",
+			len(escaped.logFiles), float64(escaped.gzBytes)/1e6, float64(escaped.jsonBytes)/1e6, escaped.records, escaped.cfg.MarketplaceRatio*100, escaped.copies)
+		fmt.Fprintln(w, "| run | cores | median time (s) | JSON MB/s | peak RSS (MiB) |")
+		fmt.Fprintln(w, "|---|---:|---:|---:|---:|")
+		for _, c := range escapedRuns {
+			t, rss := median(c.samples)
+			mbs := float64(escaped.jsonBytes) / 1e6 / t.Seconds()
+			erate = append(erate, mbs)
+			fmt.Fprintf(w, "| %s | %d | %s | %.0f | %s |\n", c.name, c.cores, secs(t), mbs, mib(rss))
+		}
 	}
 
 	fmt.Fprintf(w, "\n**Many tiny objects, S3 server on 127.0.0.1** (versitygw): %d log files of about %.1f KB of gzip and %d records.\n\n",
@@ -117,6 +132,13 @@ func report(w io.Writer, machine string, large, tiny *trailArchive, largeRuns, t
 		{"tiny objects: within 1.25 × the fetch-only floor", fmt.Sprintf("%.2f ×", floorRatio), ratio(tinyRuns, 1, 0).format("%.2f", " ×"), floorRatio <= 1.25},
 		{"peak RSS ≤ 200 MiB at default workers, large files", mib(max(largeRSS, largeRSS1)) + " MiB", largeRSSRounds.format("%.0f", " MiB"), max(largeRSS, largeRSS1) <= 200<<20},
 		{"peak RSS ≤ 200 MiB at default workers, tiny objects", mib(defaultRSS) + " MiB", per(tinyRuns[2], rssMiB).format("%.0f", " MiB"), defaultRSS <= 200<<20},
+	}
+	if escaped != nil {
+		zg, mr1, dk1 := erate[0], erate[1], erate[3]
+		targets = append(targets,
+			target{"escaped text, 1 core: marketrail ≥ 2.0 × zcat \\| grep", fmt.Sprintf("%.2f ×", mr1/zg), ratio(escapedRuns, 0, 1).format("%.2f", " ×"), mr1 >= 2.0*zg},
+			target{"escaped text, 1 core: marketrail ≥ 2 × DuckDB (1 thread)", fmt.Sprintf("%.2f ×", mr1/dk1), ratio(escapedRuns, 3, 1).format("%.2f", " ×"), mr1 >= 2*dk1},
+		)
 	}
 	fmt.Fprintln(w, "\n| target | measured (medians) | range over the rounds | met |")
 	fmt.Fprintln(w, "|---|---:|---:|---|")

@@ -71,6 +71,15 @@ type Config struct {
 	// day is stamped after 23:00, so the second copies are in the next day's files and
 	// Manifest.Expected drops them.
 	Redeliveries float64 `json:"redeliveries,omitempty"`
+	// EscapedNoise is the share of the noise records (neither Marketplace events nor decoys)
+	// that are calls logging documents as JSON text: IAM policies, CloudFormation templates,
+	// SSM parameters and documents, Lambda environments, EventBridge patterns, full of
+	// backslashes. They replace ordinary noise records one for one, drawn from a random
+	// stream of their own, so the Marketplace events, decoys and Manifest.Expected are those
+	// of the same Config without it. 0 (the default, and the sample's) writes none;
+	// EscapedNoiseTypical gives about 10 % backslashes by byte, as a trail busy with
+	// infrastructure changes has.
+	EscapedNoise float64 `json:"escaped_noise,omitempty"`
 	// FastGzip compresses with gzip's fastest level: larger files, made sooner.
 	FastGzip bool `json:"fast_gzip,omitempty"`
 	// Specials adds the sample's hand-placed special cases (it needs Accounts >= 3,
@@ -155,6 +164,9 @@ func (c Config) Validate() error {
 	if c.Redeliveries < 0 || c.Redeliveries > 1 {
 		bad("Redeliveries %v not in [0, 1]", c.Redeliveries)
 	}
+	if c.EscapedNoise < 0 || c.EscapedNoise > 1 {
+		bad("EscapedNoise %v not in [0, 1]", c.EscapedNoise)
+	}
 	if c.DecoyRatio < 0 || c.DecoyRatio > 1 {
 		bad("DecoyRatio %v not in [0, 1]", c.DecoyRatio)
 	}
@@ -179,3 +191,7 @@ func (c Config) normalized() Config {
 	c.Start = time.Date(s.Year(), s.Month(), s.Day(), 0, 0, 0, 0, time.UTC)
 	return c
 }
+
+// EscapedNoiseTypical is the EscapedNoise that gives an archive of Large's shape about 10 %
+// backslashes by byte of its JSON, as measured by TestEscapedNoise.
+const EscapedNoiseTypical = 0.45

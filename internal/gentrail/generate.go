@@ -87,6 +87,7 @@ type generator struct {
 	mpAll, mpRegional       picker
 	noiseAll, noiseRegional picker
 	decoyAll, decoyRegional picker
+	escAll, escRegional     picker
 }
 
 // picker draws templates by weight.
@@ -136,6 +137,7 @@ func Generate(dir string, cfg Config) (*Manifest, error) {
 	g.mpAll, g.mpRegional = newPicker(marketplaceTemplates, true), newPicker(marketplaceTemplates, false)
 	g.noiseAll, g.noiseRegional = newPicker(noiseTemplates, true), newPicker(noiseTemplates, false)
 	g.decoyAll, g.decoyRegional = newPicker(decoyTemplates, true), newPicker(decoyTemplates, false)
+	g.escAll, g.escRegional = newPicker(escapedTemplates, true), newPicker(escapedTemplates, false)
 
 	pr := newRNG(cfg.Seed, streamPlan)
 	g.planRegular(pr)
@@ -329,11 +331,17 @@ func (g *generator) ownEvents(b *batch) []event {
 		times[i] = between(r, b.from, b.to)
 	}
 	sort.Slice(times, func(i, j int) bool { return times[i].Before(times[j]) })
-	mp, noise, decoy := &g.mpAll, &g.noiseAll, &g.decoyAll
+	mp, noise, decoy, esc := &g.mpAll, &g.noiseAll, &g.decoyAll, &g.escAll
 	if b.region != homeRegion {
-		mp, noise, decoy = &g.mpRegional, &g.noiseRegional, &g.decoyRegional
+		mp, noise, decoy, esc = &g.mpRegional, &g.noiseRegional, &g.decoyRegional, &g.escRegional
 	}
 	c := &ctx{r: r, w: g.w, acct: &g.w.accounts[b.acct], region: b.region}
+	// Escaped records come from a stream of their own and replace noise records after they
+	// are drawn, so that the batch's stream, and so its other records, stay the same.
+	var ec *ctx
+	if g.cfg.EscapedNoise > 0 {
+		ec = &ctx{r: newRNG(g.cfg.Seed, streamEscaped+uint64(b.seq)), w: g.w, acct: c.acct, region: b.region}
+	}
 	evs := make([]event, 0, b.n)
 	for _, t := range times {
 		c.t = t
@@ -343,7 +351,12 @@ func (g *generator) ownEvents(b *batch) []event {
 		case r.Float64() < g.cfg.DecoyRatio:
 			evs = append(evs, decoy.build(c))
 		default:
-			evs = append(evs, noise.build(c))
+			e := noise.build(c)
+			if ec != nil && ec.r.Float64() < g.cfg.EscapedNoise {
+				ec.t = t
+				e = esc.build(ec)
+			}
+			evs = append(evs, e)
 		}
 	}
 	return evs

@@ -16,6 +16,7 @@ const (
 	streamDigest  = 4       // digest signatures
 	streamRedeliv = 2 << 32 // + batch number: which events it delivers again after midnight
 	streamBatch   = 1 << 32 // + batch number: the records of one regular batch
+	streamEscaped = 3 << 32 // + batch number: which noise records of a batch are escaped ones, and them
 )
 
 func newRNG(seed, stream uint64) *rand.Rand { return rand.New(rand.NewPCG(seed, stream)) }
