@@ -294,7 +294,6 @@ func (s *Scanner) record() bool {
 func (s *Scanner) skipComposite(idx int) (int, bool) {
 	stack := s.stack[:0]        // capacity MaxDepth: appending never reallocates
 	i, inString := s.pos, false // inString: i is inside a string that began before it
-	slow := 0                   // go a byte at a time until i reaches slow
 outer:
 	for {
 		buf := s.buf[:s.n]
@@ -306,7 +305,7 @@ outer:
 			}
 			i, inString = e+1, false
 		}
-		if i >= slow && i+64 <= len(buf) {
+		if i+64 <= len(buf) {
 			var end, bad int
 			i, stack, inString, end, bad = scanBlocks(buf, i, stack)
 			switch {
@@ -317,7 +316,7 @@ outer:
 			case bad >= 0:
 				return 0, s.syntaxError(idx, bad, structureError(buf[bad], stack))
 			}
-			slow = i + 64 // past the block with a backslash (or the end of the buffer)
+			// Fewer than 64 bytes are left.
 			if inString {
 				continue outer
 			}
@@ -334,7 +333,7 @@ outer:
 					inString, i = true, len(buf)
 					goto refill
 				}
-				if i = e + 1; i >= slow && i+64 <= len(buf) {
+				if i = e + 1; i+64 <= len(buf) {
 					continue outer // back to the fast path
 				}
 				continue
@@ -363,7 +362,6 @@ outer:
 		s.pos = i
 		shift, err := s.fill()
 		i -= shift
-		slow -= shift
 		if err != nil {
 			if err == errTooLarge && idx >= 0 {
 				// Everything from the record's '{' is still in the buffer, so the run of
