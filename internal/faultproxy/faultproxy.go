@@ -90,6 +90,11 @@ type Config struct {
 	LoseAnswerEvery int
 	// WriteDelay holds every PUT this long before forwarding it: a slow destination.
 	WriteDelay time.Duration
+	// Latency holds every request this long before the proxy acts on it (forwards it or
+	// answers a fault), as S3 from inside a region answers in tens of milliseconds. Requests
+	// wait concurrently, so it adds latency, not a limit on throughput. A request whose
+	// client gives up, or that the proxy's Close finds waiting, is dropped unanswered.
+	Latency time.Duration
 
 	// RecordHeaders: the proxy records every request it receives, with the values of these
 	// headers as the client sent them (see Proxy.Recorded).
@@ -259,6 +264,9 @@ func (p *Proxy) serve(w http.ResponseWriter, r *http.Request) {
 		p.Listings.Add(1)
 	}
 	p.record(r)
+	if p.cfg.Latency > 0 && !p.wait(r, p.cfg.Latency) {
+		return
+	}
 	if owner := r.Header.Get(expectedOwnerHeader); owner != "" {
 		bucket, _, _ := strings.Cut(strings.TrimPrefix(r.URL.Path, "/"), "/")
 		if want, ok := p.cfg.BucketOwners[bucket]; ok {
@@ -280,14 +288,7 @@ func (p *Proxy) serve(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	if r.Method == http.MethodPut && p.cfg.WriteDelay > 0 {
-		t := time.NewTimer(p.cfg.WriteDelay)
-		select {
-		case <-t.C:
-		case <-p.closing:
-			t.Stop()
-		case <-r.Context().Done():
-			t.Stop()
-		}
+		p.wait(r, p.cfg.WriteDelay)
 	}
 	if (r.Method == http.MethodPut || r.Method == http.MethodDelete) && (r.Header.Get("If-Match") != "" || r.Header.Get("If-None-Match") != "") {
 		n := p.Conditional.Add(1)
@@ -358,6 +359,21 @@ func (p *Proxy) serve(w http.ResponseWriter, r *http.Request) {
 		}()
 	}
 	p.proxy.ServeHTTP(w, r)
+}
+
+// wait holds r for d and reports whether d passed: false if the client gave up or the
+// proxy is closing first.
+func (p *Proxy) wait(r *http.Request, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-p.closing:
+		return false
+	case <-r.Context().Done():
+		return false
+	}
 }
 
 // record keeps r's method, path and recorded headers.

@@ -280,3 +280,84 @@ func TestConditionalFaults(t *testing.T) {
 		t.Errorf("the server saw %v", u.gets)
 	}
 }
+
+// TestLatency: every request waits Config.Latency before it is forwarded; requests wait
+// side by side, so N in parallel take about one Latency, not N; a client that gives up
+// during the wait gets nothing and the request never reaches the server.
+func TestLatency(t *testing.T) {
+	const latency = 100 * time.Millisecond
+	p, u := start(t, Config{Latency: latency})
+
+	begin := time.Now()
+	if status, _, b, err := get(t, p, "/b/one"); err != nil || status != http.StatusOK || !bytes.Equal(b, body("/b/one")) {
+		t.Fatalf("GET through the proxy: %d %v", status, err)
+	}
+	if d := time.Since(begin); d < latency {
+		t.Errorf("a request took %v, want at least %v", d, latency)
+	}
+
+	const n = 32
+	begin = time.Now()
+	var wg sync.WaitGroup
+	errs := make(chan error, n)
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			path := fmt.Sprintf("/b/k%d", i)
+			status, _, b, err := get(t, p, path)
+			if err == nil && (status != http.StatusOK || !bytes.Equal(b, body(path))) {
+				err = fmt.Errorf("GET %s: status %d, %d bytes", path, status, len(b))
+			}
+			errs <- err
+		}()
+	}
+	wg.Wait()
+	d := time.Since(begin)
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	if d < latency || d >= n*latency/2 {
+		t.Errorf("%d parallel requests took %v, want at least %v and well under %v: the waits must overlap", n, d, latency, n*latency)
+	}
+	if m := p.MaxInFlight.Load(); m < 2 {
+		t.Errorf("max in flight %d: the parallel requests never overlapped", m)
+	}
+
+	// A client that gives up while the request waits: it is never forwarded.
+	ctx, cancel := context.WithTimeout(context.Background(), latency/5)
+	defer cancel()
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, p.URL+"/b/gaveup", nil)
+	if resp, err := (&http.Client{Transport: &http.Transport{DisableKeepAlives: true}}).Do(req); err == nil {
+		resp.Body.Close()
+		t.Fatalf("GET with a deadline shorter than the latency: %d, want an error", resp.StatusCode)
+	}
+	time.Sleep(2 * latency) // long enough for a wrongly forwarded request to arrive
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	if u.gets["/b/gaveup"] != 0 {
+		t.Error("a request whose client gave up during the latency reached the server")
+	}
+}
+
+// TestLatencyClose: Close ends the requests waiting out their latency.
+func TestLatencyClose(t *testing.T) {
+	p, _ := start(t, Config{Latency: time.Hour})
+	done := make(chan error, 1)
+	go func() {
+		_, _, _, err := get(t, p, "/b/k")
+		done <- err
+	}()
+	for p.Requests.Load() == 0 {
+		time.Sleep(time.Millisecond)
+	}
+	p.Close()
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		t.Fatal("a request waiting out its latency outlived Close")
+	}
+}
