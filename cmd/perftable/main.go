@@ -6,6 +6,7 @@
 //
 //	go run ./cmd/perftable              # the full measurement (a few minutes)
 //	go run ./cmd/perftable -quick       # tiny archives, one round: checks the harness works
+//	go run ./cmd/perftable -only latency     # the latency regime alone
 //	go run ./cmd/perftable sizes -lake DIR   # a lake's Parquet bytes per table and column
 //
 // It generates its archives with the repository's generator (internal/gentrail), cached in
@@ -27,6 +28,9 @@
 //   - for many tiny objects on the S3 server: the fetch-only floor (list, then GetObject and
 //     discard every log file through aws-sdk-go-v2, with marketrail's concurrency) and
 //     marketrail run against the bucket, at several worker counts.
+//   - the latency regime (not with -quick): the same bucket behind a faultproxy that holds
+//     every request 20 ms, as S3 answers from inside a region; the fetch floor at 64, 128 and
+//     256 requests in flight (the best is the floor) and marketrail with default settings.
 package main
 
 import (
@@ -52,6 +56,7 @@ type options struct {
 	workers int
 	sweep   string
 	plot    string
+	only    string
 	out     io.Writer
 }
 
@@ -67,6 +72,7 @@ func main() {
 	fs.IntVar(&o.workers, "workers", 32, "workers for the tiny-object comparison (marketrail --workers and the fetch floor's concurrency)")
 	fs.StringVar(&o.sweep, "sweep", "1,2,4,8,32,128", "worker counts of the S3 scaling table")
 	fs.StringVar(&o.plot, "plot", "", "also draw the S3 scaling table as a PNG to this file")
+	fs.StringVar(&o.only, "only", "", "measure only this part: latency (the latency regime, issue 12)")
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "Usage: go run ./cmd/perftable [flags]\n\nMeasures marketrail against zcat|grep, DuckDB and the S3 fetch floor; prints a markdown table.\n\nFlags:\n")
 		fs.PrintDefaults()
@@ -109,6 +115,14 @@ func run(ctx context.Context, o options) error {
 	sweep, err := parseInts(o.sweep)
 	if err != nil {
 		return fmt.Errorf("-sweep: %w", err)
+	}
+	switch {
+	case o.only == "latency" && o.quick:
+		return fmt.Errorf("-only latency: the latency regime is not part of -quick")
+	case o.only == "latency":
+		return runLatency(ctx, o)
+	case o.only != "":
+		return fmt.Errorf("-only %q: the only part that runs alone is latency", o.only)
 	}
 	if err := os.MkdirAll(o.work, 0o755); err != nil {
 		return err
@@ -193,13 +207,59 @@ func run(ctx context.Context, o options) error {
 			p.marketrail = append(p.marketrail, m)
 		}
 	}
+	// The latency regime runs in the full measurement only: -quick is the test suite's run.
+	var latency *latencyResult
+	if !o.quick {
+		if latency, err = s.latencyRegime(ctx, tiny, bucket, min(o.runs, 3)); err != nil {
+			return err
+		}
+	}
 	report(o.out, machine(), large, escaped, tiny, largeRuns, escapedRuns, tinyRuns, scaling, o)
+	if latency != nil {
+		reportLatency(o.out, tiny, latency)
+	}
 	if o.plot != "" {
 		if err := plotScaling(o.plot, tiny, scaling); err != nil {
 			return fmt.Errorf("plot: %w", err)
 		}
 		logf("wrote %s", o.plot)
 	}
+	return nil
+}
+
+// runLatency measures the latency regime alone (-only latency).
+func runLatency(ctx context.Context, o options) error {
+	if err := os.MkdirAll(o.work, 0o755); err != nil {
+		return err
+	}
+	bin, err := build(ctx, o.work, "./cmd/marketrail")
+	if err != nil {
+		return err
+	}
+	rsswrap, err := build(ctx, o.work, "./cmd/perftable/rsswrap")
+	if err != nil {
+		return err
+	}
+	tiny, err := archive(tinyConfig(false), filepath.Join(o.work, "tiny"))
+	if err != nil {
+		return err
+	}
+	srv, err := s3Server(ctx, o.work)
+	if err != nil {
+		return err
+	}
+	defer srv.stop()
+	bucket, err := srv.upload(ctx, tiny.dir)
+	if err != nil {
+		return err
+	}
+	s := &suite{bin: bin, rsswrap: rsswrap, work: o.work, srv: srv}
+	latency, err := s.latencyRegime(ctx, tiny, bucket, min(o.runs, 3))
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(o.out, "Measured by `go run ./cmd/perftable -only latency` on %s.\n", machine())
+	reportLatency(o.out, tiny, latency)
 	return nil
 }
 

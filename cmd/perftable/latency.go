@@ -1,0 +1,112 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/marketrail/marketrail/internal/faultproxy"
+)
+
+// latencyPerRequest is what the latency regime adds to every request: S3 answers a client
+// in its own region in tens of milliseconds, the local server in well under one.
+const latencyPerRequest = 20 * time.Millisecond
+
+// latencyInFlight are the requests in flight the latency regime's fetch floor tries; the
+// floor is the best of them.
+func latencyInFlight() []int { return []int{64, 128, 256} }
+
+// latencyResult is the latency regime, measured: the fetch floor at each in-flight count
+// and marketrail with its default settings, each over the same rounds.
+type latencyResult struct {
+	rounds     int
+	floor      []*scalePoint // workers = requests in flight; only fetch is set
+	marketrail []sample
+	requests   int64 // requests the proxy served during marketrail's rounds
+}
+
+// best is the in-flight count whose median is the fastest, and that median.
+func (l *latencyResult) best() (int, time.Duration) {
+	var n int
+	var d time.Duration
+	for _, p := range l.floor {
+		if m, _ := median(p.fetch); n == 0 || m < d {
+			n, d = p.workers, m
+		}
+	}
+	return n, d
+}
+
+// latencyRegime measures the tiny archive's bucket through a faultproxy that holds every
+// request latencyPerRequest: the fetch floor (a flat listing, then one GET of each log
+// file) at each of latencyInFlight's counts, and marketrail with its default settings,
+// interleaved over rounds.
+func (s *suite) latencyRegime(ctx context.Context, tiny *trailArchive, bucket string, rounds int) (*latencyResult, error) {
+	p, err := faultproxy.New(s.srv.endpoint, faultproxy.Config{Latency: latencyPerRequest})
+	if err != nil {
+		return nil, err
+	}
+	defer p.Close()
+	proxied := *s
+	proxied.srv = &server{endpoint: p.URL, access: s.srv.access, secret: s.srv.secret}
+	res := &latencyResult{rounds: rounds}
+	for _, n := range latencyInFlight() {
+		res.floor = append(res.floor, &scalePoint{workers: n})
+	}
+	for r := range rounds {
+		for _, pt := range res.floor {
+			logf("latency regime %d/%d: fetch floor, %d in flight", r+1, rounds, pt.workers)
+			smp, err := proxied.fetch(ctx, tiny, bucket, pt.workers)
+			if err != nil {
+				return nil, fmt.Errorf("latency regime, fetch floor at %d in flight: %w", pt.workers, err)
+			}
+			pt.fetch = append(pt.fetch, smp)
+		}
+		logf("latency regime %d/%d: marketrail, default settings", r+1, rounds)
+		before := p.Requests.Load()
+		smp, err := proxied.marketrailS3(ctx, tiny, bucket, 0)
+		if err != nil {
+			return nil, fmt.Errorf("latency regime, marketrail: %w", err)
+		}
+		res.requests += p.Requests.Load() - before
+		res.marketrail = append(res.marketrail, smp)
+	}
+	return res, nil
+}
+
+// reportLatency prints the latency regime's tables in markdown.
+func reportLatency(w io.Writer, tiny *trailArchive, l *latencyResult) {
+	fmt.Fprintf(w, "\n### Latency regime: %d ms per request (issue 12)\n\n", latencyPerRequest.Milliseconds())
+	fmt.Fprintf(w, "The tiny-object archive (%d log files, %.0f KB of gzip on average, %s to %s) on the local S3 server behind a faultproxy that holds every request %s; medians of %d rounds.\n\n",
+		len(tiny.logFiles), float64(tiny.gzBytes)/float64(max(len(tiny.logFiles), 1))/1000, tiny.from, tiny.to, latencyPerRequest, l.rounds)
+	bestN, floor := l.best()
+	mr, rss := median(l.marketrail)
+	fmt.Fprintln(w, "| contender | in flight | wall s | × floor | peak RSS MiB |")
+	fmt.Fprintln(w, "|---|---|---|---|---|")
+	_, floorRSS := median(l.floor[0].fetch)
+	for _, p := range l.floor {
+		if p.workers == bestN {
+			_, floorRSS = median(p.fetch)
+		}
+	}
+	fmt.Fprintf(w, "| SDK fetch only (floor, best in flight) | %d | %s | 1.00 | %s |\n", bestN, secs(floor), mib(floorRSS))
+	fmt.Fprintf(w, "| marketrail, default settings | default | %s | %.2f | %s |\n", secs(mr), ratio(mr, floor), mib(rss))
+	fmt.Fprintf(w, "\nmarketrail's requests per run: %d (%d log files).\n", l.requests/int64(max(len(l.marketrail), 1)), len(tiny.logFiles))
+	fmt.Fprintln(w, "\nThe fetch floor by requests in flight:")
+	fmt.Fprintln(w, "\n| in flight | wall s | range over the rounds |")
+	fmt.Fprintln(w, "|---|---|---|")
+	for _, p := range l.floor {
+		m, _ := median(p.fetch)
+		sp := spread(len(p.fetch), func(r int) float64 { return p.fetch[r].wall.Seconds() })
+		fmt.Fprintf(w, "| %d | %s | %s |\n", p.workers, secs(m), sp.format("%.3f", " s"))
+	}
+}
+
+// ratio is a / b, 0 when b is 0.
+func ratio(a, b time.Duration) float64 {
+	if b == 0 {
+		return 0
+	}
+	return a.Seconds() / b.Seconds()
+}
