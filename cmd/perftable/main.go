@@ -124,14 +124,7 @@ func run(ctx context.Context, o options) error {
 	case o.only != "":
 		return fmt.Errorf("-only %q: the only part that runs alone is latency", o.only)
 	}
-	if err := os.MkdirAll(o.work, 0o755); err != nil {
-		return err
-	}
-	bin, err := build(ctx, o.work, "./cmd/marketrail")
-	if err != nil {
-		return err
-	}
-	rsswrap, err := build(ctx, o.work, "./cmd/perftable/rsswrap")
+	bin, rsswrap, err := tools(ctx, o.work)
 	if err != nil {
 		return err
 	}
@@ -147,19 +140,11 @@ func run(ctx context.Context, o options) error {
 			return err
 		}
 	}
-	tiny, err := archive(tinyConfig(o.quick), filepath.Join(o.work, "tiny"+suffix(o.quick)))
-	if err != nil {
-		return err
-	}
-	srv, err := s3Server(ctx, o.work)
+	tiny, srv, bucket, err := servedTiny(ctx, o.work, o.quick)
 	if err != nil {
 		return err
 	}
 	defer srv.stop()
-	bucket, err := srv.upload(ctx, tiny.dir)
-	if err != nil {
-		return err
-	}
 
 	cores := runtime.NumCPU()
 	both := "0"
@@ -229,30 +214,15 @@ func run(ctx context.Context, o options) error {
 
 // runLatency measures the latency regime alone (-only latency).
 func runLatency(ctx context.Context, o options) error {
-	if err := os.MkdirAll(o.work, 0o755); err != nil {
-		return err
-	}
-	bin, err := build(ctx, o.work, "./cmd/marketrail")
+	bin, rsswrap, err := tools(ctx, o.work)
 	if err != nil {
 		return err
 	}
-	rsswrap, err := build(ctx, o.work, "./cmd/perftable/rsswrap")
-	if err != nil {
-		return err
-	}
-	tiny, err := archive(tinyConfig(false), filepath.Join(o.work, "tiny"))
-	if err != nil {
-		return err
-	}
-	srv, err := s3Server(ctx, o.work)
+	tiny, srv, bucket, err := servedTiny(ctx, o.work, false)
 	if err != nil {
 		return err
 	}
 	defer srv.stop()
-	bucket, err := srv.upload(ctx, tiny.dir)
-	if err != nil {
-		return err
-	}
 	s := &suite{bin: bin, rsswrap: rsswrap, work: o.work, srv: srv}
 	latency, err := s.latencyRegime(ctx, tiny, bucket, min(o.runs, 3))
 	if err != nil {
@@ -261,6 +231,40 @@ func runLatency(ctx context.Context, o options) error {
 	fmt.Fprintf(o.out, "Measured by `go run ./cmd/perftable -only latency` on %s.\n", machine())
 	reportLatency(o.out, tiny, latency)
 	return nil
+}
+
+// tools builds, into work, the two programs every measurement runs: the marketrail binary
+// and the peak-RSS wrapper.
+func tools(ctx context.Context, work string) (bin, rsswrap string, err error) {
+	if err := os.MkdirAll(work, 0o755); err != nil {
+		return "", "", err
+	}
+	if bin, err = build(ctx, work, "./cmd/marketrail"); err != nil {
+		return "", "", err
+	}
+	if rsswrap, err = build(ctx, work, "./cmd/perftable/rsswrap"); err != nil {
+		return "", "", err
+	}
+	return bin, rsswrap, nil
+}
+
+// servedTiny makes the archive of tiny objects and uploads it to a new local S3 server,
+// returning the archive, the server (the caller stops it) and the bucket.
+func servedTiny(ctx context.Context, work string, quick bool) (*trailArchive, *server, string, error) {
+	tiny, err := archive(tinyConfig(quick), filepath.Join(work, "tiny"+suffix(quick)))
+	if err != nil {
+		return nil, nil, "", err
+	}
+	srv, err := s3Server(ctx, work)
+	if err != nil {
+		return nil, nil, "", err
+	}
+	bucket, err := srv.upload(ctx, tiny.dir)
+	if err != nil {
+		srv.stop()
+		return nil, nil, "", err
+	}
+	return tiny, srv, bucket, nil
 }
 
 // localContenders are the runs on an archive of large files in a local folder: zcat|grep,
