@@ -68,13 +68,7 @@ func writeHugeArchive(t testing.TB, dir string, day trail.Day, mib int, kinds []
 	if err := os.MkdirAll(folder, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	member := func(s string) []byte {
-		var b bytes.Buffer
-		w, _ := gzip.NewWriterLevel(&b, gzip.BestCompression)
-		w.Write([]byte(s))
-		w.Close()
-		return b.Bytes()
-	}
+	member := func(s string) []byte { return gzipMember(t, s) }
 	// 1 MiB of filler: text that is not one byte repeated, so it is not trivially small.
 	var fill strings.Builder
 	for fill.Len() < 1<<20 {
