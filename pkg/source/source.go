@@ -221,10 +221,7 @@ func ListDay(ctx context.Context, store storage.Storage, folders []trail.Folder,
 			if err != nil {
 				return err
 			}
-			o := Object{Entry: e, Folder: f, Day: d, Skip: trail.Classify(strings.TrimPrefix(e.Key, prefix))}
-			if o.Skip == "" && slices.Contains(archiveClasses, e.StorageClass) {
-				o.Skip = SkipArchived
-			}
+			o := object(e, f, d)
 			mu.Lock()
 			err := fn(o)
 			mu.Unlock()
@@ -238,4 +235,13 @@ func ListDay(ctx context.Context, store storage.Storage, folders []trail.Folder,
 		return fmt.Errorf("list delivery day %s: %w", d, err)
 	}
 	return nil
+}
+
+// object is listed entry e of folder f's delivery day d, classified.
+func object(e storage.Entry, f trail.Folder, d trail.Day) Object {
+	o := Object{Entry: e, Folder: f, Day: d, Skip: trail.Classify(strings.TrimPrefix(e.Key, f.DayPrefix(d)))}
+	if o.Skip == "" && slices.Contains(archiveClasses, e.StorageClass) {
+		o.Skip = SkipArchived
+	}
+	return o
 }

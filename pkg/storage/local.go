@@ -11,6 +11,7 @@ import (
 	"iter"
 	"os"
 	"path"
+	"slices"
 	"strings"
 	"syscall"
 	"time"
@@ -60,6 +61,17 @@ func (l *Local) String() string { return l.dir }
 
 // List implements Storage. Entries come in lexical order of names within each folder.
 func (l *Local) List(ctx context.Context, prefix string, delim bool) iter.Seq2[Entry, error] {
+	return l.list(ctx, prefix, "", delim)
+}
+
+// ListAfter implements ListerAfter: List without a delimiter, from the first key after
+// startAfter. Folders whose every key sorts before startAfter are not entered.
+func (l *Local) ListAfter(ctx context.Context, prefix, startAfter string) iter.Seq2[Entry, error] {
+	return l.list(ctx, prefix, startAfter, false)
+}
+
+// list is List, leaving out the keys up to after (with delim false).
+func (l *Local) list(ctx context.Context, prefix, after string, delim bool) iter.Seq2[Entry, error] {
 	return func(yield func(Entry, error) bool) {
 		dir, partial := ".", prefix
 		if i := strings.LastIndexByte(prefix, '/'); i >= 0 {
@@ -92,23 +104,28 @@ func (l *Local) List(ctx context.Context, prefix string, delim bool) iter.Seq2[E
 			}
 			return
 		}
-		// Depth first, in lexical order, the way fs.WalkDir goes; folders that cannot hold
-		// a key with the prefix are not entered, links to folders never.
+		// Depth first, in the order of the keys, as S3 lists (a folder's name sorts as if it
+		// ended in '/', so "CloudTrail/…" comes after "CloudTrail-Digest/…"); folders that
+		// cannot hold a key with the prefix are not entered, links to folders never.
 		var walk func(dir string, ents []localEntry) (more bool, err error)
 		walk = func(dir string, ents []localEntry) (bool, error) {
+			slices.SortStableFunc(ents, func(a, b localEntry) int { return strings.Compare(a.sortName(), b.sortName()) })
 			for _, de := range ents {
 				if err := ctx.Err(); err != nil {
 					return false, err
 				}
 				key := joinKey(dir, de.name)
 				if !de.dir {
-					if strings.HasPrefix(key, prefix) && !yield(l.entry(key, de), nil) {
+					if strings.HasPrefix(key, prefix) && key > after && !yield(l.entry(key, de), nil) {
 						return false, nil
 					}
 					continue
 				}
 				if !strings.HasPrefix(key+"/", prefix) && !strings.HasPrefix(prefix, key+"/") {
 					continue
+				}
+				if key+"/" < after && !strings.HasPrefix(after, key+"/") {
+					continue // every key in it sorts before after
 				}
 				sub, err := l.readDir(key)
 				if err != nil {
@@ -133,6 +150,14 @@ type localEntry struct {
 	stat    bool
 	size    int64
 	modTime time.Time
+}
+
+// sortName is the name as it sorts among keys: a folder's with the '/' that follows it.
+func (e localEntry) sortName() string {
+	if e.dir {
+		return e.name + "/"
+	}
+	return e.name
 }
 
 // readDir lists the folder dir in lexical order of names.

@@ -266,10 +266,23 @@ func (s *S3) String() string { return "s3://" + s.bucket + "/" + s.prefix }
 
 // List implements Storage with ListObjectsV2, one page (up to 1,000 keys) at a time.
 func (s *S3) List(ctx context.Context, prefix string, delim bool) iter.Seq2[Entry, error] {
+	return s.list(ctx, prefix, "", delim)
+}
+
+// ListAfter implements ListerAfter with ListObjectsV2's StartAfter.
+func (s *S3) ListAfter(ctx context.Context, prefix, startAfter string) iter.Seq2[Entry, error] {
+	return s.list(ctx, prefix, startAfter, false)
+}
+
+// list is List from the first key after after ("" for all).
+func (s *S3) list(ctx context.Context, prefix, after string, delim bool) iter.Seq2[Entry, error] {
 	return func(yield func(Entry, error) bool) {
 		in := &s3.ListObjectsV2Input{Bucket: &s.bucket, Prefix: aws.String(s.prefix + prefix), ExpectedBucketOwner: s.owner()}
 		if delim {
 			in.Delimiter = aws.String("/")
+		}
+		if after != "" {
+			in.StartAfter = aws.String(s.prefix + after)
 		}
 		pages := s3.NewListObjectsV2Paginator(s.client, in)
 		for pages.HasMorePages() {

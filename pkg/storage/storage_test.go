@@ -72,6 +72,42 @@ func conformance(t *testing.T, s storage.Storage) {
 		}
 	}
 
+	// ListAfter starts part-way, in key order (the order S3 lists in), and never yields a
+	// key up to startAfter; a startAfter that is a folder's own name (no '/') starts with
+	// its first key.
+	la, ok := storage.AsListerAfter(storage.WithRetry(s, storage.RetryPolicy{}))
+	if !ok {
+		t.Fatalf("%T is not a ListerAfter through WithRetry", s)
+	}
+	const o = "AWSLogs/o-aaaaaaaaaa/111111111111/CloudTrail/us-east-1/2024/03/01/"
+	for _, tt := range []struct {
+		prefix, after string
+		want          []string
+	}{
+		{"AWSLogs/", "", []string{
+			"AWSLogs/222222222222/CloudTrail-Digest/eu-west-1/2024/03/01/d.json.gz",
+			"AWSLogs/222222222222/CloudTrail/eu-west-1/2024/03/01/c.json.gz",
+			o + "a.json.gz", o + "b.json"}},
+		{"AWSLogs/", "AWSLogs/222222222222/CloudTrail-Digest/eu-west-1/2024/03/01/d.json.gz", []string{
+			"AWSLogs/222222222222/CloudTrail/eu-west-1/2024/03/01/c.json.gz", o + "a.json.gz", o + "b.json"}},
+		{"AWSLogs/o-aaaaaaaaaa/", strings.TrimSuffix(o, "/"), []string{o + "a.json.gz", o + "b.json"}},
+		{"AWSLogs/o-aaaaaaaaaa/", o + "a.json.gz", []string{o + "b.json"}},
+		{"AWSLogs/o-aaaaaaaaaa/", o + "a", []string{o + "a.json.gz", o + "b.json"}},
+		{"AWSLogs/o-aaaaaaaaaa/", "AWSLogs/o-aaaaaaaaaa/111111111111/CloudTrail/us-east-1/2024/03/02", nil},
+		{"AWSLogs/o-aaaaaaaaaa/", "AWSLogs/o-aaaaaaaaaa/111111111111/CloudTrail/us-east-1/2024/02", []string{o + "a.json.gz", o + "b.json"}},
+	} {
+		var got []string
+		for e, err := range la.ListAfter(ctx, tt.prefix, tt.after) {
+			if err != nil {
+				t.Fatalf("ListAfter(%q, %q): %v", tt.prefix, tt.after, err)
+			}
+			got = append(got, e.Key)
+		}
+		if !slices.Equal(got, tt.want) {
+			t.Errorf("ListAfter(%q, %q) = %q, want %q", tt.prefix, tt.after, got, tt.want)
+		}
+	}
+
 	// Load gives back the bytes; a missing key wraps ErrNotExist and names the key.
 	got, err := storage.ReadAll(ctx, s, "AWSLogs/o-aaaaaaaaaa/111111111111/CloudTrail/us-east-1/2024/03/01/b.json")
 	if err != nil || string(got) != "bbbb" {
