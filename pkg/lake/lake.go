@@ -101,6 +101,14 @@ const PartitionColumn = "event_date"
 // days it is publishing.
 const publishConcurrency = 4
 
+// diskPagesRows is how many rows a file may have and still have its compressed pages wait
+// in memory until the file is finished; a larger file's wait in temporary files beside it
+// ($TMPDIR/.marketrail-pages-*, one per column), so that writing a busy day's file of
+// 100,000 events (some 20 MB of compressed pages) does not hold it all in memory. Small
+// files, most of them, are spared the files' system calls. The files written are the same
+// either way.
+const diskPagesRows = 10_000
+
 // DefaultMaxRowsPerFile splits very large partitions of a day into several files.
 const DefaultMaxRowsPerFile = 1_000_000
 
@@ -536,6 +544,11 @@ func (w *Writer) publish(ctx context.Context, lease *Lease, f file, meta []parqu
 	}
 	defer os.Remove(tmp.Name())
 	defer tmp.Close()
+	if f.rows > diskPagesRows {
+		// parquet-go keeps a row group's compressed pages until the group is done, and a
+		// file is one row group: the pages of a large file wait on disk instead.
+		meta = append(slices.Clip(meta), parquet.ColumnPageBuffers(parquet.NewFileBufferPool(w.TempDir, ".marketrail-pages-*")))
+	}
 	if err := f.write(tmp, meta); err != nil {
 		return 0, fmt.Errorf("write %s: %w", f.key, err)
 	}
