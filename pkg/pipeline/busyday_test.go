@@ -1,0 +1,159 @@
+package pipeline_test
+
+import (
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"os"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/marketrail/marketrail/internal/gentrail"
+	"github.com/marketrail/marketrail/pkg/lake"
+	"github.com/marketrail/marketrail/pkg/pipeline"
+	"github.com/marketrail/marketrail/pkg/storage"
+	"github.com/marketrail/marketrail/pkg/trail"
+)
+
+// busyTrail generates two delivery days of some 3,500 Marketplace events each, with
+// duplicates across trails and redeliveries across midnight.
+func busyTrail(t *testing.T) (dir string, m *gentrail.Manifest, from, to trail.Day) {
+	t.Helper()
+	dir = t.TempDir()
+	m, err := gentrail.Generate(dir, gentrail.Config{
+		Seed: 12, Start: time.Date(2024, 6, 1, 0, 0, 0, 0, time.UTC), Days: 2,
+		Accounts: 3, Regions: 2, Files: 80, RecordsPerFile: 100,
+		MarketplaceRatio: 0.9, DecoyRatio: 0.02, Redeliveries: 0.5,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	from, _ = trail.ParseDay(m.Window.From)
+	to, _ = trail.ParseDay(m.Window.To)
+	return dir, m, from, to
+}
+
+// scratchDir points $TMPDIR at a fresh folder for the test and returns it.
+func scratchDir(t *testing.T) string {
+	t.Helper()
+	dir := t.TempDir()
+	t.Setenv("TMPDIR", dir)
+	return dir
+}
+
+// leftInScratch fails the test if the folder holds anything.
+func leftInScratch(t *testing.T, what, dir string) {
+	t.Helper()
+	if left, _ := os.ReadDir(dir); len(left) != 0 {
+		var names []string
+		for _, e := range left {
+			names = append(names, e.Name())
+		}
+		t.Errorf("%s: %d temporary files left in $TMPDIR: %s", what, len(left), strings.Join(names, " "))
+	}
+}
+
+// spilledRows reports whether a day's events are spilled in dir now.
+func spilledRows(dir string) bool {
+	entries, _ := os.ReadDir(dir)
+	for _, e := range entries {
+		if strings.HasPrefix(e.Name(), ".marketrail-rows-") {
+			return true
+		}
+	}
+	return false
+}
+
+// TestBusyDaySpilled: busy days, whose events wait on disk until published (and whose files
+// are split, 1,000 rows a file), give the generator's events and metering sums, read back
+// with DuckDB; the spill files are gone afterwards.
+func TestBusyDaySpilled(t *testing.T) {
+	src, m, from, to := busyTrail(t)
+	scratch := scratchDir(t)
+	dest := t.TempDir()
+	var sawSpill bool
+	rep := run(t, src, dest, from, to, func(c *pipeline.Config) {
+		c.MaxRowsFile = 1000
+		c.Hook = func(point string) {
+			if point == lake.HookUpload && spilledRows(scratch) {
+				sawSpill = true
+			}
+		}
+	})
+	if !sawSpill {
+		t.Error("no spill file of a day's events was seen while the day was written")
+	}
+	if rep.Totals.RowsWritten["events"] < 5000 || rep.Totals.DuplicatesDropped == 0 || rep.Totals.RedeliveriesDropped == 0 {
+		t.Errorf("%d events, %d duplicates, %d redeliveries: the trail tests too little",
+			rep.Totals.RowsWritten["events"], rep.Totals.DuplicatesDropped, rep.Totals.RedeliveriesDropped)
+	}
+	sameTables(t, "busy days", readTables(t, dest), expectedTables(m, from, to))
+	leftInScratch(t, "after a run", scratch)
+}
+
+// failingDest fails every Put of a Parquet file.
+type failingDest struct{ storage.Storage }
+
+var errDestBroken = errors.New("destination broken")
+
+func (f failingDest) Put(ctx context.Context, key string, r io.ReadSeeker, size int64) error {
+	if strings.HasSuffix(key, ".parquet") {
+		return errDestBroken
+	}
+	return f.Storage.Put(ctx, key, r, size)
+}
+
+// TestSpillRemovedOnFailure: a run that fails or is cancelled while its days' events are
+// spilled (writing them, or still reading) leaves no temporary file behind.
+func TestSpillRemovedOnFailure(t *testing.T) {
+	src, _, from, to := busyTrail(t)
+	for _, how := range []string{"destination fails", "cancelled while writing", "worker panics while reading"} {
+		t.Run(how, func(t *testing.T) {
+			scratch := scratchDir(t)
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			var mu sync.Mutex
+			reads, sawSpill := 0, false
+			cfg := pipeline.Config{
+				Source: open(t, src, false), Dest: open(t, t.TempDir(), true), From: from, To: to, NoLease: true,
+				Version: "test", Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
+			}
+			switch how {
+			case "destination fails":
+				cfg.Dest = failingDest{cfg.Dest}
+			case "cancelled while writing":
+				cfg.Hook = func(point string) {
+					if point == lake.HookUpload {
+						mu.Lock()
+						sawSpill = sawSpill || spilledRows(scratch)
+						mu.Unlock()
+						cancel()
+					}
+				}
+			case "worker panics while reading":
+				cfg.Workers = 1
+				cfg.Hook = func(point string) {
+					if point == pipeline.HookRead {
+						mu.Lock()
+						defer mu.Unlock()
+						if reads++; reads == 60 { // mid-run: the second day is being read
+							sawSpill = spilledRows(scratch)
+							panic("injected")
+						}
+					}
+				}
+			}
+			_, err := pipeline.Run(ctx, cfg)
+			if err == nil {
+				t.Fatal("the run did not fail")
+			}
+			if how != "destination fails" && !sawSpill {
+				t.Error("no spill file of a day's events was seen before the run failed: the test tests nothing")
+			}
+			leftInScratch(t, "after "+how, scratch)
+		})
+	}
+}
