@@ -1,11 +1,17 @@
 package pipeline_test
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"io"
 	"log/slog"
 	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -14,6 +20,7 @@ import (
 	"github.com/marketrail/marketrail/internal/gentrail"
 	"github.com/marketrail/marketrail/pkg/lake"
 	"github.com/marketrail/marketrail/pkg/pipeline"
+	"github.com/marketrail/marketrail/pkg/report"
 	"github.com/marketrail/marketrail/pkg/storage"
 	"github.com/marketrail/marketrail/pkg/trail"
 )
@@ -156,4 +163,59 @@ func TestSpillRemovedOnFailure(t *testing.T) {
 			leftInScratch(t, "after "+how, scratch)
 		})
 	}
+}
+
+// busyMemoryLimit is what TestBusyDayMemory allows the run's peak resident memory: the
+// target of issue 12 for a run at default settings, whatever the day's volume.
+const busyMemoryLimit = 200 << 20
+
+// TestBusyDayMemory: one delivery day of some 50,000 Marketplace records (40,000 events
+// written), read at default settings (GOMAXPROCS=2) by the marketrail binary, peaks under
+// 200 MiB of resident memory. Kept in memory until published, as before the day's events
+// were spilled to disk, they made the peak grow by about 6 KB each: such a day peaked at
+// 349 MiB then (105 MiB since). The day's spill files are gone afterwards.
+func TestBusyDayMemory(t *testing.T) {
+	if testing.Short() {
+		t.Skip("-short: builds the binary and reads 200 MB of JSON")
+	}
+	bin := t.TempDir()
+	for _, cmd := range []string{"marketrail", "perftable/rsswrap"} {
+		out, err := exec.Command("go", "build", "-o", bin, "../../cmd/"+cmd).CombinedOutput()
+		if err != nil {
+			t.Fatalf("go build %s: %v\n%s", cmd, err, out)
+		}
+	}
+	src, dest, scratch := t.TempDir(), t.TempDir(), t.TempDir()
+	m, err := gentrail.Generate(src, gentrail.Config{
+		Seed: 13, Start: time.Date(2024, 7, 1, 0, 0, 0, 0, time.UTC), Days: 1,
+		Accounts: 4, Regions: 2, Files: 400, RecordsPerFile: 250, MarketplaceRatio: 0.5, FastGzip: true,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(filepath.Join(bin, "rsswrap"), filepath.Join(bin, "marketrail"), "run", "--source", src, "--dest", dest,
+		"--from", m.Window.From, "--to", m.Window.To, "--progress", "off")
+	cmd.Env = append(os.Environ(), "TMPDIR="+scratch, "GOMAXPROCS=2", "GOMEMLIMIT=", "GOGC=")
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("marketrail run: %v\n%s", err, tail(stderr.String(), 2000))
+	}
+	match := regexp.MustCompile(`rsswrap-maxrss-kb: (\d+)`).FindStringSubmatch(stderr.String())
+	if match == nil {
+		t.Fatalf("no peak memory in the output:\n%s", tail(stderr.String(), 2000))
+	}
+	kb, _ := strconv.ParseInt(match[1], 10, 64)
+	var rep report.Report
+	if err := json.Unmarshal(stdout.Bytes(), &rep); err != nil {
+		t.Fatalf("summary: %v\n%s", err, tail(stdout.String(), 2000))
+	}
+	t.Logf("%d Marketplace records, %d events written: peak resident memory %d MiB", rep.Totals.EventsMatched, rep.Totals.RowsWritten["events"], kb>>10)
+	if rep.ExitCode != report.ExitOK || rep.Totals.EventsMatched != int64(len(m.Copies)) || rep.Totals.EventsMatched < 45_000 {
+		t.Fatalf("exit %d, %d records matched; want 0 and the manifest's %d (at least 45,000)", rep.ExitCode, rep.Totals.EventsMatched, len(m.Copies))
+	}
+	if kb<<10 > busyMemoryLimit {
+		t.Errorf("peak resident memory %d MiB, want at most %d MiB", kb>>10, busyMemoryLimit>>20)
+	}
+	leftInScratch(t, "after the run", scratch)
 }
