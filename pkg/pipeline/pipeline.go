@@ -916,7 +916,7 @@ func publish(ctx context.Context, w *lake.Writer, d trail.Day, st *dayState, log
 	slices.SortFunc(st.rep.Failures, func(a, b report.Failure) int { return strings.Compare(a.Key, b.Key) })
 	log.Info("delivery day written", "delivery_day", d.String(), "objects", st.rep.ObjectsListed,
 		"events", events, "metering_records", metering, "duplicates", dropped, "redeliveries", redelivered,
-		"failed", st.rep.ObjectsFailed, "quarantined", st.rep.RecordsQuarantined, "files", len(res.Files))
+		"failed", st.rep.ObjectsFailed, "quarantined", st.rep.RecordsQuarantined, "files", len(res.Files), "spilled_bytes", st.rows.size)
 	return nil
 }
 
