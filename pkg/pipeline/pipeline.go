@@ -435,7 +435,7 @@ func run(ctx context.Context, cfg Config, rep *report.Report) error {
 			}
 			st := states[m.day]
 			if st == nil {
-				st = &dayState{day: m.day, rep: report.NewDay(m.day.String()), start: time.Now(), countUnknown: selectsMarketplace(cfg.EventSources)}
+				st = &dayState{day: m.day, rep: report.NewDay(m.day.String()), start: time.Now(), countUnknown: selectsMarketplace(cfg.EventSources), rows: newDayRows(dayRowsInMemory)}
 				states[m.day] = st
 			}
 			switch {

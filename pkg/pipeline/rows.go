@@ -16,16 +16,23 @@ import (
 
 // dayRows keeps a delivery day's events on disk from the moment their log file comes back
 // until the day is published, so that a process's memory does not grow with a day's
-// volume: a decoded event with its metering rows takes about 13 KB of memory, its record's
-// text about 1.5 KB of disk. The spill file (.marketrail-rows-* in $TMPDIR) holds the text
-// of each kept record, as the worker read it; memory holds only a small index of the
-// events (spilledEvent, about 100 bytes each). Publishing deduplicates the index (the
-// same rules as DropTail and Dedup), sorts it into the tables' order, and decodes each
-// record again as its row is written: marketplace.Decode is deterministic, so the rows
-// are the ones the worker decoded.
+// volume: a decoded event with its metering rows takes several KB of memory, its record's
+// text about 2 KB of disk. The spill file (.marketrail-rows-* in $TMPDIR) holds the text
+// of each kept record, as the worker read it; memory holds a small index of the events
+// (spilledEvent, about 120 bytes each). Publishing deduplicates the index (the same rules
+// as DropTail and Dedup), sorts it into the tables' order, and decodes each record again as
+// its row is written: marketplace.Decode is deterministic, so the rows are the ones the
+// worker decoded.
+//
+// A quiet day is spared the decoding again: the decoded events stay in memory as well
+// (spilledEvent.ev) as long as their records' text is under inMemory bytes, four times
+// that in decoded rows; the first file past it lets go of them all, and the day is written
+// from the spill file.
 type dayRows struct {
-	f     *os.File // nil until the day's first event
-	size  int64
+	f        *os.File // nil until the day's first event
+	size     int64
+	inMemory int64 // the records' text up to which decoded events are kept too; set by newDayRows
+	held     bool  // decoded events are kept (spilledEvent.ev)
 	files []rowFile
 	index []spilledEvent
 	// ops interns the unknown operations the index points at (operation).
@@ -33,6 +40,15 @@ type dayRows struct {
 	// parts are the index's partitions once sorted (sortForTables): each a range of it.
 	parts []rowPartition
 }
+
+// dayRowsInMemory is dayRows.inMemory in a run: 4 MiB of records' text, some 2,000
+// Marketplace events, about 16 MiB of decoded rows a day, for each of the few days in
+// flight. The busiest days of most accounts stay under it.
+const dayRowsInMemory = 4 << 20
+
+// newDayRows returns an empty dayRows that keeps decoded events while its records' text is
+// under inMemory bytes.
+func newDayRows(inMemory int64) dayRows { return dayRows{inMemory: inMemory, held: true} }
 
 // rowFile is a log file whose events are in a dayRows.
 type rowFile struct {
@@ -55,8 +71,9 @@ type spilledEvent struct {
 	metering    int32 // the event's metering rows
 	unparsed    int32 // Notes.UnparsedUsage
 	hasID       bool
-	invalidUTF8 bool       // Notes.InvalidUTF8
-	op          *operation // an unknown Marketplace operation to count, else nil
+	invalidUTF8 bool               // Notes.InvalidUTF8
+	op          *operation         // an unknown Marketplace operation to count, else nil
+	ev          *marketplace.Event // the decoded event, while the day keeps them (dayRows.held)
 }
 
 // rowPartition is one partition of a sorted dayRows: index[start:end], and the metering
@@ -111,6 +128,16 @@ func (r *dayRows) add(key string, f *FileResult, countUnknown bool) error {
 		start = f.rawEnd[i]
 	}
 	r.size += int64(len(f.raw))
+	if r.held && r.size <= r.inMemory {
+		for i := range f.Events {
+			r.index[len(r.index)-len(f.Events)+i].ev = &f.Events[i]
+		}
+	} else if r.held {
+		r.held = false
+		for i := range r.index {
+			r.index[i].ev = nil
+		}
+	}
 	return nil
 }
 
@@ -192,6 +219,9 @@ func (r *dayRows) partition(d trail.Day) (*rowPartition, error) {
 // metering rows; buf is reused from call to call.
 func (r *dayRows) read(i int, buf *[]byte) (marketplace.Event, error) {
 	e := &r.index[i]
+	if e.ev != nil {
+		return *e.ev, nil // as the worker decoded it, with its digest state
+	}
 	file := &r.files[e.file]
 	*buf = slices.Grow((*buf)[:0], int(e.n))[:e.n]
 	if _, err := r.f.ReadAt(*buf, e.off); err != nil {

@@ -111,9 +111,9 @@ func publishTo(t *testing.T, d trail.Day, maxRows int, tables ...lake.Table) (ma
 	return out, res
 }
 
-// TestDayRowsSameFiles: a day's events spilled to disk and streamed back (dayRows) give the
-// same Parquet files, byte for byte, as the in-memory tables publish made before, and the
-// same report counts: with redeliveries, duplicates across trails, events without an
+// TestDayRowsSameFiles: a day's events spilled to disk and streamed back (dayRows), or kept
+// decoded as a quiet day's are, give the same Parquet files, byte for byte, as the in-memory
+// tables publish made before, and the same report counts: with redeliveries, duplicates across trails, events without an
 // eventID, late events in the day before's partition, a digest state on some files,
 // results arriving in any order, and files split by MaxRowsPerFile.
 func TestDayRowsSameFiles(t *testing.T) {
@@ -156,17 +156,30 @@ func TestDayRowsSameFiles(t *testing.T) {
 			}
 		}
 		files = append(files, tiedFiles(t, d)...)
-		for _, maxRows := range []int{lake.DefaultMaxRowsPerFile, 7} {
+		for _, tc := range []struct {
+			maxRows  int
+			inMemory int64 // dayRows.inMemory: all spilled, some kept then all spilled, all kept
+		}{{lake.DefaultMaxRowsPerFile, 0}, {7, 0}, {lake.DefaultMaxRowsPerFile, 40_000}, {7, 40_000}, {lake.DefaultMaxRowsPerFile, 1 << 40}, {7, 1 << 40}} {
+			maxRows := tc.maxRows
 			tables, redelivered, dropped, unknown, repaired, unparsed := inMemory(files, tail)
 			want, wantRes := publishTo(t, d, maxRows, tables...)
 
-			var rows dayRows
+			rows := newDayRows(tc.inMemory)
 			shuffled := slices.Clone(files)
 			r.Shuffle(len(shuffled), func(i, j int) { shuffled[i], shuffled[j] = shuffled[j], shuffled[i] })
 			for _, f := range shuffled {
 				if err := rows.add(f.key, f.res, true); err != nil {
 					t.Fatal(err)
 				}
+			}
+			kept := 0
+			for _, e := range rows.index {
+				if e.ev != nil {
+					kept++
+				}
+			}
+			if all := tc.inMemory > 1<<30; all && kept != len(rows.index) || !all && kept != 0 {
+				t.Errorf("day %s, keeping up to %d bytes: %d of %d decoded events kept", d, tc.inMemory, kept, len(rows.index))
 			}
 			gotRedelivered, gotDropped := rows.dedup(tail)
 			rows.sortForTables()
@@ -207,7 +220,7 @@ func TestDayRowsSameFiles(t *testing.T) {
 			}
 			for k, b := range want {
 				if !bytes.Equal(got[k], b) {
-					t.Errorf("day %s, %d rows a file: %s differs from the in-memory file (%d bytes, want %d)", d, maxRows, k, len(got[k]), len(b))
+					t.Errorf("day %s, %d rows a file, keeping up to %d bytes: %s differs from the in-memory file (%d bytes, want %d)", d, maxRows, tc.inMemory, k, len(got[k]), len(b))
 				}
 			}
 			totalRedelivered, totalDropped, totalFiles = totalRedelivered+redelivered, totalDropped+dropped, totalFiles+len(want)
