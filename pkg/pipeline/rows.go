@@ -33,8 +33,8 @@ type dayRows struct {
 	size     int64
 	inMemory int64 // the records' text up to which decoded events are kept too; set by newDayRows
 	held     bool  // decoded events are kept (spilledEvent.ev)
-	files []rowFile
-	index []spilledEvent
+	files    []rowFile
+	index    []spilledEvent
 	// ops interns the unknown operations the index points at (operation).
 	ops map[operation]*operation
 	// parts are the index's partitions once sorted (sortForTables): each a range of it.
