@@ -861,25 +861,9 @@ func publish(ctx context.Context, w *lake.Writer, d trail.Day, st *dayState, log
 	st.rep.RedeliveriesDropped = int64(redelivered)
 	st.rep.DuplicatesDropped = int64(dropped)
 	st.rows.sortForTables()
-	metering := 0
-	for i := range st.rows.index {
-		e := &st.rows.index[i]
-		metering += int(e.metering)
-		if e.invalidUTF8 {
-			st.rep.TextRepaired++
-		}
-		st.rep.UsageUnparsed += int64(e.unparsed)
-		if e.op != nil {
-			if st.rep.UnknownOperations == nil {
-				st.rep.UnknownOperations = map[string]map[string]int64{}
-			}
-			if st.rep.UnknownOperations[e.op.source] == nil {
-				st.rep.UnknownOperations[e.op.source] = map[string]int64{}
-			}
-			st.rep.UnknownOperations[e.op.source][e.op.name]++
-		}
-	}
-	events := st.rows.events()
+	n := st.rows.notes()
+	st.rep.TextRepaired, st.rep.UsageUnparsed, st.rep.UnknownOperations = n.repaired, n.unparsed, n.unknown
+	events, metering := st.rows.events(), n.metering
 	complete := st.rep.ObjectsFailed == 0 && st.rep.ObjectsSkipped[source.SkipArchived] == 0 && len(st.tail.unread) == 0
 	for _, k := range st.tail.unread {
 		log.Warn("the previous delivery day's tail could not be read: the day is partial and runs again next time", "delivery_day", d.String(), "key", k)
@@ -1000,6 +984,7 @@ func dedup[E any](events []E, id func(*E) (string, bool), bySource func(a, b *E)
 }
 
 // compareMetering orders metering rows in a file: by call time, then by where they came from.
+// dayRows.sortForTables gives the tables this order (its tests compare with it).
 func compareMetering(a, b *marketplace.MeteringRecord) int {
 	if c := a.EventTime.Compare(b.EventTime); c != 0 {
 		return c
@@ -1014,6 +999,7 @@ func compareMetering(a, b *marketplace.MeteringRecord) int {
 }
 
 // compareEvents orders rows in a file: by event time, then by where they came from.
+// dayRows.sortForTables gives the tables this order (its tests compare with it).
 func compareEvents(a, b *marketplace.Event) int {
 	if c := a.EventTime.Compare(b.EventTime); c != 0 {
 		return c

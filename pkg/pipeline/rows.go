@@ -205,6 +205,37 @@ func (r *dayRows) sortForTables() {
 	}
 }
 
+// rowNotes is what the report says of a day's written events.
+type rowNotes struct {
+	metering           int   // metering rows
+	repaired, unparsed int64 // report.Day's TextRepaired and UsageUnparsed
+	unknown            map[string]map[string]int64
+}
+
+// notes counts, over the index, what the report says of the events written; call it after
+// dedup.
+func (r *dayRows) notes() rowNotes {
+	var n rowNotes
+	for i := range r.index {
+		e := &r.index[i]
+		n.metering += int(e.metering)
+		if e.invalidUTF8 {
+			n.repaired++
+		}
+		n.unparsed += int64(e.unparsed)
+		if e.op != nil {
+			if n.unknown == nil {
+				n.unknown = map[string]map[string]int64{}
+			}
+			if n.unknown[e.op.source] == nil {
+				n.unknown[e.op.source] = map[string]int64{}
+			}
+			n.unknown[e.op.source][e.op.name]++
+		}
+	}
+	return n
+}
+
 // partition returns the partition of date d.
 func (r *dayRows) partition(d trail.Day) (*rowPartition, error) {
 	for i := range r.parts {

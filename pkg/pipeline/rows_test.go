@@ -183,23 +183,8 @@ func TestDayRowsSameFiles(t *testing.T) {
 			}
 			gotRedelivered, gotDropped := rows.dedup(tail)
 			rows.sortForTables()
-			gotUnknown := map[string]map[string]int64{}
-			var gotRepaired, gotUnparsed int64
-			for _, e := range rows.index {
-				if e.op != nil {
-					if gotUnknown[e.op.source] == nil {
-						gotUnknown[e.op.source] = map[string]int64{}
-					}
-					gotUnknown[e.op.source][e.op.name]++
-				}
-				if e.invalidUTF8 {
-					gotRepaired++
-				}
-				gotUnparsed += int64(e.unparsed)
-			}
-			if len(gotUnknown) == 0 {
-				gotUnknown = nil
-			}
+			notes := rows.notes()
+			gotUnknown, gotRepaired, gotUnparsed := notes.unknown, notes.repaired, notes.unparsed
 			ev, m := rows.tables()
 			got, gotRes := publishTo(t, d, maxRows, ev, m)
 			spill := rows.f.Name()
