@@ -547,7 +547,11 @@ func (w *Writer) publish(ctx context.Context, lease *Lease, f file, meta []parqu
 	if f.rows > diskPagesRows {
 		// parquet-go keeps a row group's compressed pages until the group is done, and a
 		// file is one row group: the pages of a large file wait on disk instead.
-		meta = append(slices.Clip(meta), parquet.ColumnPageBuffers(parquet.NewFileBufferPool(w.TempDir, ".marketrail-pages-*")))
+		dir := w.TempDir
+		if dir == "" {
+			dir = os.TempDir() // parquet-go would take "" for the working directory
+		}
+		meta = append(slices.Clip(meta), parquet.ColumnPageBuffers(parquet.NewFileBufferPool(dir, ".marketrail-pages-*")))
 	}
 	if err := f.write(tmp, meta); err != nil {
 		return 0, fmt.Errorf("write %s: %w", f.key, err)

@@ -173,7 +173,8 @@ const busyMemoryLimit = 200 << 20
 // written), read at default settings (GOMAXPROCS=2) by the marketrail binary, peaks under
 // 200 MiB of resident memory. Kept in memory until published, as before the day's events
 // were spilled to disk, they made the peak grow by about 6 KB each: such a day peaked at
-// 349 MiB then (105 MiB since). The day's spill files are gone afterwards.
+// 349 MiB then (105 MiB since). The day's spill files are gone afterwards; a run of the same
+// day killed while writing it leaves only files named .marketrail-* in $TMPDIR.
 func TestBusyDayMemory(t *testing.T) {
 	if testing.Short() {
 		t.Skip("-short: builds the binary and reads 200 MB of JSON")
@@ -218,4 +219,37 @@ func TestBusyDayMemory(t *testing.T) {
 		t.Errorf("peak resident memory %d MiB, want at most %d MiB", kb>>10, busyMemoryLimit>>20)
 	}
 	leftInScratch(t, "after the run", scratch)
+
+	// Killed (SIGKILL) while it writes the day's large files, a run leaves only files named
+	// .marketrail-* in $TMPDIR: nothing else of the machine's temporary folder is its.
+	killed := exec.Command(filepath.Join(bin, "marketrail"), "run", "--source", src, "--dest", t.TempDir(),
+		"--from", m.Window.From, "--to", m.Window.To, "--progress", "off")
+	killed.Env = append(os.Environ(), "TMPDIR="+scratch, "GOMAXPROCS=2")
+	if err := killed.Start(); err != nil {
+		t.Fatal(err)
+	}
+	writing := func() bool {
+		entries, _ := os.ReadDir(scratch)
+		for _, e := range entries {
+			if strings.HasPrefix(e.Name(), ".marketrail-pages-") {
+				return true
+			}
+		}
+		return false
+	}
+	deadline := time.Now().Add(2 * time.Minute)
+	for !writing() && time.Now().Before(deadline) {
+		time.Sleep(5 * time.Millisecond)
+	}
+	killed.Process.Kill()
+	killed.Wait()
+	entries, _ := os.ReadDir(scratch)
+	if len(entries) == 0 {
+		t.Fatal("the killed run left nothing in $TMPDIR: it was not killed while writing the day")
+	}
+	for _, e := range entries {
+		if !strings.HasPrefix(e.Name(), ".marketrail-") {
+			t.Errorf("the killed run left %s in $TMPDIR, not named .marketrail-*", e.Name())
+		}
+	}
 }
