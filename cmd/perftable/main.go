@@ -7,6 +7,7 @@
 //	go run ./cmd/perftable              # the full measurement (a few minutes)
 //	go run ./cmd/perftable -quick       # tiny archives, one round: checks the harness works
 //	go run ./cmd/perftable -only latency     # the latency regime alone
+//	go run ./cmd/perftable -only memory      # peak RSS at default settings on every archive
 //	go run ./cmd/perftable sizes -lake DIR   # a lake's Parquet bytes per table and column
 //
 // It generates its archives with the repository's generator (internal/gentrail), cached in
@@ -31,6 +32,8 @@
 //   - the latency regime (not with -quick): the same bucket behind a faultproxy that holds
 //     every request 20 ms, as S3 answers from inside a region; the fetch floor at 64, 128 and
 //     256 requests in flight (the best is the floor) and marketrail with default settings.
+//   - memory: marketrail's peak RSS at default settings on every archive, and on one more
+//     (busyConfig): a single delivery day of about 100,000 Marketplace events.
 package main
 
 import (
@@ -72,7 +75,7 @@ func main() {
 	fs.IntVar(&o.workers, "workers", 32, "workers for the tiny-object comparison (marketrail --workers and the fetch floor's concurrency)")
 	fs.StringVar(&o.sweep, "sweep", "1,2,4,8,32,128", "worker counts of the S3 scaling table")
 	fs.StringVar(&o.plot, "plot", "", "also draw the S3 scaling table as a PNG to this file")
-	fs.StringVar(&o.only, "only", "", "measure only this part: latency (the latency regime, issue 12)")
+	fs.StringVar(&o.only, "only", "", "measure only this part: latency (the latency regime, issue 12) or memory (peak RSS at default settings on every archive, issue 12)")
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "Usage: go run ./cmd/perftable [flags]\n\nMeasures marketrail against zcat|grep, DuckDB and the S3 fetch floor; prints a markdown table.\n\nFlags:\n")
 		fs.PrintDefaults()
@@ -121,8 +124,10 @@ func run(ctx context.Context, o options) error {
 		return fmt.Errorf("-only latency: the latency regime is not part of -quick")
 	case o.only == "latency":
 		return runLatency(ctx, o)
+	case o.only == "memory":
+		return runMemory(ctx, o)
 	case o.only != "":
-		return fmt.Errorf("-only %q: the only part that runs alone is latency", o.only)
+		return fmt.Errorf("-only %q: the parts that run alone are latency and memory", o.only)
 	}
 	bin, rsswrap, err := tools(ctx, o.work)
 	if err != nil {
@@ -139,6 +144,10 @@ func run(ctx context.Context, o options) error {
 		if escaped, err = archive(escapedConfig(o.quick), filepath.Join(o.work, "escaped")); err != nil {
 			return err
 		}
+	}
+	busy, err := archive(busyConfig(o.quick), filepath.Join(o.work, "busy"+suffix(o.quick)))
+	if err != nil {
+		return err
 	}
 	tiny, srv, bucket, err := servedTiny(ctx, o.work, o.quick)
 	if err != nil {
@@ -162,7 +171,15 @@ func run(ctx context.Context, o options) error {
 		{name: "marketrail", cores: 2, workers: o.workers, run: func(ctx context.Context) (sample, error) { return s.marketrailS3(ctx, tiny, bucket, o.workers) }},
 		{name: "marketrail, default workers", cores: 2, workers: 0, run: func(ctx context.Context) (sample, error) { return s.marketrailS3(ctx, tiny, bucket, 0) }},
 	}
-	all := slices.Concat(largeRuns, escapedRuns, tinyRuns)
+	// The memory table: marketrail at default settings on every archive; on the large,
+	// escaped and tiny ones these are runs of the tables above.
+	memory := []*memoryRow{{"large files, local folder", large, largeRuns[2]}}
+	if escaped != nil {
+		memory = append(memory, &memoryRow{"escaped text, local folder", escaped, escapedRuns[2]})
+	}
+	busyRow := &memoryRow{"one busy delivery day, local folder", busy, s.defaultLocal(busy, both)}
+	memory = append(memory, &memoryRow{"many tiny objects, S3 server", tiny, tinyRuns[2]}, busyRow)
+	all := slices.Concat(largeRuns, escapedRuns, tinyRuns, []*contender{busyRow.run})
 	for r := range o.runs {
 		for _, c := range all {
 			logf("round %d/%d: %s", r+1, o.runs, c.label())
@@ -200,6 +217,7 @@ func run(ctx context.Context, o options) error {
 		}
 	}
 	report(o.out, machine(), large, escaped, tiny, largeRuns, escapedRuns, tinyRuns, scaling, o)
+	reportMemory(o.out, memory, o.runs)
 	if latency != nil {
 		reportLatency(o.out, tiny, latency)
 	}

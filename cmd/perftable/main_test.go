@@ -44,6 +44,7 @@ func TestQuick(t *testing.T) {
 		"| SDK fetch only (floor) | 4 |", "| marketrail | 4 |", "| marketrail, default workers | default |",
 		"| 1 core: marketrail ≥ 1.7 × zcat \\| grep |", "| tiny objects: within 1.25 × the fetch-only floor |",
 		"| 1 | ", "| 8 | ", "| target | measured (medians) | range over the rounds | met |",
+		"| one busy delivery day, local folder | 16 |", "| peak RSS ≤ 200 MiB at default settings, every archive",
 	} {
 		if !strings.Contains(table, want) {
 			t.Errorf("the table has no line %q:\n%s", want, table)

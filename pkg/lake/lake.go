@@ -101,6 +101,14 @@ const PartitionColumn = "event_date"
 // days it is publishing.
 const publishConcurrency = 4
 
+// diskPagesRows is how many rows a file may have and still have its compressed pages wait
+// in memory until the file is finished; a larger file's wait in temporary files beside it
+// ($TMPDIR/.marketrail-pages-*, one per column), so that writing a busy day's file of
+// 100,000 events (some 20 MB of compressed pages) does not hold it all in memory. Small
+// files, most of them, are spared the files' system calls. The files written are the same
+// either way.
+const diskPagesRows = 10_000
+
 // DefaultMaxRowsPerFile splits very large partitions of a day into several files.
 const DefaultMaxRowsPerFile = 1_000_000
 
@@ -322,34 +330,57 @@ func (t *table[T]) files(d trail.Day, maxRows int) []file {
 	}
 	slices.SortFunc(dates, func(a, b trail.Day) int { return cmp.Compare(a.String(), b.String()) })
 	order := make([]int, 0, len(t.rows))
+	parts := make([]Partition, 0, len(dates))
 	for _, p := range dates {
 		idx := byDate[p]
 		slices.SortStableFunc(idx, func(i, j int) int { return t.compare(&t.rows[i], &t.rows[j]) })
 		order = append(order, idx...)
+		parts = append(parts, Partition{Date: p, Rows: len(idx)})
 	}
 	permute(t.rows, order)
-	var out []file
+	starts := make(map[trail.Day]int, len(parts))
 	at := 0
-	for _, p := range dates {
-		n := len(byDate[p])
-		dir := t.name + "/" + PartitionColumn + "=" + p.String() + "/"
-		chunks := (n + maxRows - 1) / maxRows
+	for _, p := range parts {
+		starts[p.Date] = at
+		at += p.Rows
+	}
+	return planFiles(t.name, d, maxRows, parts, func(p trail.Day, from, to int) func(io.Writer, []parquet.WriterOption) error {
+		rows := t.rows[starts[p]+from : starts[p]+to]
+		return func(w io.Writer, meta []parquet.WriterOption) error {
+			pw := parquet.NewGenericWriter[T](w, fileOptions(meta, t.sortColumn)...)
+			if _, err := pw.Write(rows); err != nil {
+				return err
+			}
+			return pw.Close()
+		}
+	})
+}
+
+// fileOptions are the writer options of one file of a table: the Writer's, and the column
+// the file's rows are sorted by.
+func fileOptions(meta []parquet.WriterOption, sortColumn string) []parquet.WriterOption {
+	return append(slices.Clip(meta), parquet.SortingWriterConfig(parquet.SortingColumns(parquet.Ascending(sortColumn))))
+}
+
+// planFiles plans the files of table name for delivery day d: each partition's rows, in
+// order, split into files of at most maxRows rows; write makes the function that writes
+// rows [from, to) of partition p.
+func planFiles(name string, d trail.Day, maxRows int, parts []Partition, write func(p trail.Day, from, to int) func(io.Writer, []parquet.WriterOption) error) []file {
+	var out []file
+	for _, p := range parts {
+		if p.Rows == 0 {
+			continue
+		}
+		dir := name + "/" + PartitionColumn + "=" + p.Date.String() + "/"
+		chunks := (p.Rows + maxRows - 1) / maxRows
 		for i := range chunks {
-			rows := t.rows[at+i*maxRows : at+min((i+1)*maxRows, n)]
+			from, to := i*maxRows, min((i+1)*maxRows, p.Rows)
 			key := dir + d.String() + ".parquet"
 			if chunks > 1 {
 				key = fmt.Sprintf("%s%s-%04d.parquet", dir, d, i+1)
 			}
-			out = append(out, file{key: key, partition: p, rows: len(rows), write: func(w io.Writer, meta []parquet.WriterOption) error {
-				opts := append(slices.Clip(meta), parquet.SortingWriterConfig(parquet.SortingColumns(parquet.Ascending(t.sortColumn))))
-				pw := parquet.NewGenericWriter[T](w, opts...)
-				if _, err := pw.Write(rows); err != nil {
-					return err
-				}
-				return pw.Close()
-			}})
+			out = append(out, file{key: key, partition: p.Date, rows: to - from, write: write(p.Date, from, to)})
 		}
-		at += n
 	}
 	return out
 }
@@ -513,6 +544,15 @@ func (w *Writer) publish(ctx context.Context, lease *Lease, f file, meta []parqu
 	}
 	defer os.Remove(tmp.Name())
 	defer tmp.Close()
+	if f.rows > diskPagesRows {
+		// parquet-go keeps a row group's compressed pages until the group is done, and a
+		// file is one row group: the pages of a large file wait on disk instead.
+		dir := w.TempDir
+		if dir == "" {
+			dir = os.TempDir() // parquet-go would take "" for the working directory
+		}
+		meta = append(slices.Clip(meta), parquet.ColumnPageBuffers(parquet.NewFileBufferPool(dir, ".marketrail-pages-*")))
+	}
 	if err := f.write(tmp, meta); err != nil {
 		return 0, fmt.Errorf("write %s: %w", f.key, err)
 	}

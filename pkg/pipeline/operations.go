@@ -17,7 +17,8 @@ func selectsMarketplace(sources []string) bool {
 
 // unknownOperations counts the events of Marketplace sources whose operation
 // marketplace.KnownOperation does not know, by event source and event name; nil when there
-// are none.
+// are none. (A run counts them on a day's index, dayRows.notes; its tests compare with
+// this.)
 func unknownOperations(events []marketplace.Event) map[string]map[string]int64 {
 	var out map[string]map[string]int64
 	for i := range events {

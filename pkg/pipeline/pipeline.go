@@ -400,6 +400,7 @@ func run(ctx context.Context, cfg Config, rep *report.Report) error {
 		defer func() { // days that will not be published now: their spill files go
 			for _, st := range states {
 				st.spill.remove()
+				st.rows.remove()
 			}
 		}()
 		published := make(chan *dayState)
@@ -434,7 +435,7 @@ func run(ctx context.Context, cfg Config, rep *report.Report) error {
 			}
 			st := states[m.day]
 			if st == nil {
-				st = &dayState{day: m.day, rep: report.NewDay(m.day.String()), start: time.Now(), countUnknown: selectsMarketplace(cfg.EventSources)}
+				st = &dayState{day: m.day, rep: report.NewDay(m.day.String()), start: time.Now(), countUnknown: selectsMarketplace(cfg.EventSources), rows: newDayRows(dayRowsInMemory)}
 				states[m.day] = st
 			}
 			switch {
@@ -780,8 +781,8 @@ type dayState struct {
 	plan        *dayPlan // nil until the day's listing is known
 	received    int      // log files back from the workers
 	done        bool
-	events      [][]marketplace.Event // each log file's events, in record order
-	quarantined []Quarantined         // their bytes are in spill
+	rows        dayRows       // the events, on disk, and their index
+	quarantined []Quarantined // their bytes are in spill
 	spill       spill
 	tail        *tailState // the day before's tail, once complete
 	// countUnknown: count the written events of operations not in the table of known
@@ -804,8 +805,8 @@ func (st *dayState) tailRead(r *objectResult, log *slog.Logger) {
 	}
 }
 
-// add takes in one log file's results; it fails only when the day's quarantined records
-// cannot be written to their spill file.
+// add takes in one log file's results; it fails only when the day's events or quarantined
+// records cannot be written to their spill files.
 func (st *dayState) add(r *objectResult, log *slog.Logger) error {
 	st.received++
 	st.rep.ObjectsListed++
@@ -840,10 +841,7 @@ func (st *dayState) add(r *objectResult, log *slog.Logger) error {
 		return err
 	}
 	st.quarantined = append(st.quarantined, f.Quarantined...)
-	if len(f.Events) > 0 {
-		st.events = append(st.events, f.Events)
-	}
-	return nil
+	return st.rows.add(r.key, f, st.countUnknown)
 }
 
 // archived records an object found archived (by its listing's storage class or by a read),
@@ -855,39 +853,17 @@ func (st *dayState) archived(key string, log *slog.Logger) {
 	log.Warn("skipped archived object: restore it to read it", "key", key)
 }
 
-// publish deduplicates a delivery day's events and writes them.
+// publish deduplicates a delivery day's events and writes them, streamed from the day's
+// spill file (dayRows) in the tables' order.
 func publish(ctx context.Context, w *lake.Writer, d trail.Day, st *dayState, log *slog.Logger) error {
-	// The files in key order, each already in record order: Dedup finds its input sorted,
-	// and nothing is copied more than once.
-	slices.SortFunc(st.events, func(a, b []marketplace.Event) int { return strings.Compare(a[0].SourceKey, b[0].SourceKey) })
-	n := 0
-	for _, f := range st.events {
-		n += len(f)
-	}
-	all := make([]marketplace.Event, 0, n)
-	for _, f := range st.events {
-		all = append(all, f...)
-	}
-	st.events = nil
-	all, redelivered := DropTail(all, st.tail.ids)
+	defer st.rows.remove()
+	redelivered, dropped := st.rows.dedup(st.tail.ids)
 	st.rep.RedeliveriesDropped = int64(redelivered)
-	events, dropped := Dedup(all)
 	st.rep.DuplicatesDropped = int64(dropped)
-	if st.countUnknown {
-		st.rep.UnknownOperations = unknownOperations(events)
-	}
-	rows := 0
-	for i := range events {
-		rows += len(events[i].Metering)
-	}
-	metering := make([]marketplace.MeteringRecord, 0, rows)
-	for i := range events {
-		metering = append(metering, events[i].Metering...)
-		if events[i].Notes.InvalidUTF8 {
-			st.rep.TextRepaired++
-		}
-		st.rep.UsageUnparsed += int64(events[i].Notes.UnparsedUsage)
-	}
+	st.rows.sortForTables()
+	n := st.rows.notes()
+	st.rep.TextRepaired, st.rep.UsageUnparsed, st.rep.UnknownOperations = n.repaired, n.unparsed, n.unknown
+	events, metering := st.rows.events(), n.metering
 	complete := st.rep.ObjectsFailed == 0 && st.rep.ObjectsSkipped[source.SkipArchived] == 0 && len(st.tail.unread) == 0
 	for _, k := range st.tail.unread {
 		log.Warn("the previous delivery day's tail could not be read: the day is partial and runs again next time", "delivery_day", d.String(), "key", k)
@@ -906,9 +882,8 @@ func publish(ctx context.Context, w *lake.Writer, d trail.Day, st *dayState, log
 	quarantined := len(st.quarantined)
 	st.quarantined = nil
 	defer st.spill.remove()
-	res, err := w.PublishLeased(ctx, d, st.plan.lease, &st.plan.sources, complete, lake.Quarantine(quarantined, st.spill.lines),
-		lake.NewTable(marketplace.TableEvents, events, (*marketplace.Event).EventDate, compareEvents, "event_time"),
-		lake.NewTable(marketplace.TableMetering, metering, (*marketplace.MeteringRecord).EventDate, compareMetering, "event_time"))
+	evTable, mTable := st.rows.tables()
+	res, err := w.PublishLeased(ctx, d, st.plan.lease, &st.plan.sources, complete, lake.Quarantine(quarantined, st.spill.lines), evTable, mTable)
 	if err != nil {
 		return fmt.Errorf("publish delivery day %s: %w", d, err)
 	}
@@ -924,23 +899,51 @@ func publish(ctx context.Context, w *lake.Writer, d trail.Day, st *dayState, log
 	}
 	slices.SortFunc(st.rep.Failures, func(a, b report.Failure) int { return strings.Compare(a.Key, b.Key) })
 	log.Info("delivery day written", "delivery_day", d.String(), "objects", st.rep.ObjectsListed,
-		"events", len(events), "metering_records", len(metering), "duplicates", dropped, "redeliveries", redelivered,
-		"failed", st.rep.ObjectsFailed, "quarantined", st.rep.RecordsQuarantined, "files", len(res.Files))
+		"events", events, "metering_records", metering, "duplicates", dropped, "redeliveries", redelivered,
+		"failed", st.rep.ObjectsFailed, "quarantined", st.rep.RecordsQuarantined, "files", len(res.Files), "spilled_bytes", st.rows.size)
 	return nil
 }
 
 // DropTail drops the events whose eventID is in tail, the eventIDs of the previous delivery
 // day's tail: CloudTrail delivers some events again in the next day's first files, and the
 // earlier delivery wins. Events without an eventID are never dropped. It keeps the order
-// of events and returns the kept events and how many it dropped.
+// of events and returns the kept events and how many it dropped. (publish applies the same
+// rule, dropTail, to its index of a day's events: dayRows.dedup.)
 func DropTail(events []marketplace.Event, tail map[string]struct{}) ([]marketplace.Event, int) {
+	return dropTail(events, tail, eventID)
+}
+
+// Dedup keeps one copy of each eventID: the one from the smallest source key (then the
+// earliest record in it), so the result does not depend on the order files were read in.
+// Events without an eventID are never merged. It returns the kept events and how many
+// copies it dropped. (publish applies the same rule, dedup, to its index of a day's
+// events: dayRows.dedup.)
+func Dedup(events []marketplace.Event) ([]marketplace.Event, int) {
+	return dedup(events, eventID, func(a, b *marketplace.Event) int {
+		if c := strings.Compare(a.SourceKey, b.SourceKey); c != 0 {
+			return c
+		}
+		return a.RecordIndex - b.RecordIndex
+	})
+}
+
+// eventID returns an event's eventID, and whether it has one.
+func eventID(e *marketplace.Event) (string, bool) {
+	if e.EventID == nil {
+		return "", false
+	}
+	return *e.EventID, true
+}
+
+// dropTail is DropTail for events of any type E whose eventID id gives.
+func dropTail[E any](events []E, tail map[string]struct{}, id func(*E) (string, bool)) ([]E, int) {
 	if len(tail) == 0 {
 		return events, 0
 	}
 	kept := 0
 	for i := range events {
-		if id := events[i].EventID; id != nil {
-			if _, dup := tail[*id]; dup {
+		if id, ok := id(&events[i]); ok {
+			if _, dup := tail[id]; dup {
 				continue
 			}
 		}
@@ -952,33 +955,25 @@ func DropTail(events []marketplace.Event, tail map[string]struct{}) ([]marketpla
 	return events[:kept], len(events) - kept
 }
 
-// Dedup keeps one copy of each eventID: the one from the smallest source key (then the
-// earliest record in it), so the result does not depend on the order files were read in.
-// Events without an eventID are never merged. It returns the kept events and how many
-// copies it dropped.
-func Dedup(events []marketplace.Event) ([]marketplace.Event, int) {
-	bySource := func(a, b *marketplace.Event) int {
-		if c := strings.Compare(a.SourceKey, b.SourceKey); c != 0 {
-			return c
-		}
-		return a.RecordIndex - b.RecordIndex
-	}
+// dedup is Dedup for events of any type E whose eventID id gives, bySource ordering them by
+// source key, then record.
+func dedup[E any](events []E, id func(*E) (string, bool), bySource func(a, b *E) int) ([]E, int) {
 	// publish hands over its events in this order already; compare in place (sorting would
 	// copy two events per comparison) and sort only what is not.
 	for i := 1; i < len(events); i++ {
 		if bySource(&events[i-1], &events[i]) > 0 {
-			slices.SortFunc(events, func(a, b marketplace.Event) int { return bySource(&a, &b) })
+			slices.SortFunc(events, func(a, b E) int { return bySource(&a, &b) })
 			break
 		}
 	}
 	seen := make(map[string]struct{}, len(events))
 	kept := 0
 	for i := range events {
-		if id := events[i].EventID; id != nil {
-			if _, dup := seen[*id]; dup {
+		if id, ok := id(&events[i]); ok {
+			if _, dup := seen[id]; dup {
 				continue
 			}
-			seen[*id] = struct{}{}
+			seen[id] = struct{}{}
 		}
 		if kept != i {
 			events[kept] = events[i]
@@ -989,6 +984,7 @@ func Dedup(events []marketplace.Event) ([]marketplace.Event, int) {
 }
 
 // compareMetering orders metering rows in a file: by call time, then by where they came from.
+// dayRows.sortForTables gives the tables this order (its tests compare with it).
 func compareMetering(a, b *marketplace.MeteringRecord) int {
 	if c := a.EventTime.Compare(b.EventTime); c != 0 {
 		return c
@@ -1003,6 +999,7 @@ func compareMetering(a, b *marketplace.MeteringRecord) int {
 }
 
 // compareEvents orders rows in a file: by event time, then by where they came from.
+// dayRows.sortForTables gives the tables this order (its tests compare with it).
 func compareEvents(a, b *marketplace.Event) int {
 	if c := a.EventTime.Compare(b.EventTime); c != 0 {
 		return c

@@ -81,6 +81,12 @@ type FileResult struct {
 	Matched     int64               // records the filter selected
 	BytesOut    int64               // decompressed bytes
 
+	// raw is the text of Events' records, one after the other: Events[i]'s ends at
+	// rawEnd[i], and starts where Events[i-1]'s ends. The collector spills it to disk
+	// (dayRows) and keeps only an index of the events, not the decoded rows.
+	raw    []byte
+	rawEnd []int
+
 	// held holds, one per line, the quarantined records larger than
 	// extract.LargeRecordSize, written out as soon as they are read so that the memory
 	// of a large record is free once the scanner has moved past it; nil if there are none.
@@ -180,6 +186,8 @@ func (x *Extractor) extract(res *FileResult, key string) error {
 			continue
 		}
 		res.Events = append(res.Events, ev)
+		res.raw = append(res.raw, rec...)
+		res.rawEnd = append(res.rawEnd, len(res.raw))
 	}
 	if err := x.scanner.Err(); err != nil {
 		if errors.Is(err, extract.ErrObjectTooLarge) {
