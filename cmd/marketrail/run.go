@@ -251,11 +251,9 @@ func runCommand(ctx context.Context, args []string, stdout, stderr io.Writer, si
 			return nil, ctx.Err() // a signal before the run began: nothing is opened
 		}
 		// Pre-flight: credentials, endpoint and buckets, each found in one line before any
-		// work; then the source's trail folders before the destination is touched.
-		if err := s.preflight(ctx, o.source, "--source"); err != nil {
-			return nil, err
-		}
-		if err := s.preflight(ctx, o.dest, "--dest"); err != nil {
+		// work (both buckets at once; the source's error first); then the source's trail
+		// folders before the destination is touched.
+		if err := s.preflightAll(ctx, [][2]string{{o.source, "--source"}, {o.dest, "--dest"}}); err != nil {
 			return nil, err
 		}
 		var err error

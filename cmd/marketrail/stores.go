@@ -9,6 +9,7 @@ import (
 	"maps"
 	"path/filepath"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/service/cloudtrail"
@@ -78,22 +79,46 @@ func (s *stores) s3(ctx context.Context) (*s3.Client, error) {
 // credentials, the first time, then that the bucket can be reached and listed. what names
 // the flag ("--source", "--dest"). Its errors are one line each that names the fix.
 func (s *stores) preflight(ctx context.Context, loc, what string) error {
-	bucket, prefix, ok := parseS3(loc)
-	if !ok || bucket == "" {
-		return nil
-	}
-	c, err := s.s3(ctx)
-	if err != nil {
-		return err
-	}
-	if !s.credsChecked {
-		if err := storage.CheckCredentials(ctx, c, s.opts.Profile); err != nil {
-			s.log.Info("AWS credentials not found", "error", errors.Unwrap(err))
+	return s.preflightAll(ctx, [][2]string{{loc, what}})
+}
+
+// preflightAll is preflight of several locations (each a location and its flag): the
+// credentials once, then every bucket at once, each check a round trip that need not wait
+// for the others'. The error is the first location's that failed, in the order given.
+func (s *stores) preflightAll(ctx context.Context, locs [][2]string) error {
+	var buckets []*storage.S3
+	var whats []string
+	for _, l := range locs {
+		bucket, prefix, ok := parseS3(l[0])
+		if !ok || bucket == "" {
+			continue
+		}
+		c, err := s.s3(ctx)
+		if err != nil {
 			return err
 		}
-		s.credsChecked = true
+		if !s.credsChecked {
+			if err := storage.CheckCredentials(ctx, c, s.opts.Profile); err != nil {
+				s.log.Info("AWS credentials not found", "error", errors.Unwrap(err))
+				return err
+			}
+			s.credsChecked = true
+		}
+		buckets = append(buckets, s.newS3(c, bucket, prefix))
+		whats = append(whats, l[1])
 	}
-	return s.newS3(c, bucket, prefix).Preflight(ctx, what)
+	errs := make([]error, len(buckets))
+	var wg sync.WaitGroup
+	for i, b := range buckets {
+		wg.Go(func() { errs[i] = b.Preflight(ctx, whats[i]) })
+	}
+	wg.Wait()
+	for _, err := range errs {
+		if err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // fetchDigestKeys gets CloudTrail's public keys of each region from its ListPublicKeys API,
