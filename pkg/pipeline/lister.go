@@ -26,18 +26,22 @@ type listFunc func(ctx context.Context, d trail.Day, fn func(source.Object) erro
 // inputs). Each part is published once, by closing its channel; a lister that fails closes
 // both, with ok false.
 type dayLink struct {
-	day       trail.Day
-	decided   chan struct{} // closed once read is set and the day's begin (or end) is sent
-	read      bool          // the day's log files are read (or, in a dry run, planned) in this run
-	listed    chan struct{} // closed once objs is set
-	objs      []source.Object
-	ok        bool // objs is the day's whole listing, sorted by key
+	day     trail.Day
+	decided chan struct{} // closed once read is set and the day's begin (or end) is sent
+	read    bool          // the day's log files are read (or, in a dry run, planned) in this run
+	listed  chan struct{} // closed once objs is set
+	objs    []source.Object
+	ok      bool // objs is the day's whole listing, sorted by key
+	// slotted is closed once the day has its slot (or will never take one): the next day
+	// in the run takes its own only then, so slots go to days in their order.
+	slotted   chan struct{}
 	decideOne sync.Once
 	listOne   sync.Once
+	slotOne   sync.Once
 }
 
 func newDayLink(d trail.Day) *dayLink {
-	return &dayLink{day: d, decided: make(chan struct{}), listed: make(chan struct{})}
+	return &dayLink{day: d, decided: make(chan struct{}), listed: make(chan struct{}), slotted: make(chan struct{})}
 }
 
 func (l *dayLink) decide(read bool) {
@@ -46,6 +50,23 @@ func (l *dayLink) decide(read bool) {
 
 func (l *dayLink) finish(objs []source.Object, ok bool) {
 	l.listOne.Do(func() { l.objs, l.ok = objs, ok; close(l.listed) })
+}
+
+// slot waits for day cur's slot, after the day before it in the run (after, nil for the
+// first) has taken its own.
+func (l *lister) slot(ctx context.Context, cur, after *dayLink) error {
+	if after != nil {
+		if err := wait(ctx, after.slotted); err != nil {
+			return err
+		}
+	}
+	select {
+	case l.slots <- struct{}{}:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	cur.slotOne.Do(func() { <-l.ahead; close(cur.slotted) })
+	return nil
 }
 
 // wait waits for ch to close, or ctx to end.
@@ -61,14 +82,18 @@ func wait(ctx context.Context, ch <-chan struct{}) error {
 // lister lists the delivery days of a run and turns them into the collector's messages and
 // the fetchers' jobs.
 type lister struct {
-	cfg     *Config
-	w       *lake.Writer
-	ls      *lake.Leaser // nil with --no-lease or in a dry run
-	list    listFunc
-	send    func(message) error
-	jobs    chan<- job
-	empty   *emptyDays
-	folders int // how many trail folders the listings cover, for the log
+	cfg  *Config
+	w    *lake.Writer
+	ls   *lake.Leaser // nil with --no-lease or in a dry run
+	list listFunc
+	send func(message) error
+	// slots are the days between their first message to the collector and their end
+	// (Config.DaysInFlight), released by the collector; ahead are the days whose lister
+	// has started and has no slot yet, released when it takes one.
+	slots, ahead chan struct{}
+	jobs         chan<- job
+	empty        *emptyDays
+	folders      int // how many trail folders the listings cover, for the log
 }
 
 // listAll lists a day whole, sorted by key.
@@ -116,11 +141,12 @@ func inTail(o source.Object) bool {
 // without one (or forced) is read as its listing pages arrive: its begin message goes first,
 // then its objects as they are listed, then a listed message with the plan's counts, after
 // which (and all its results) the collector may publish it.
-func (l *lister) day(ctx context.Context, d trail.Day, prev, cur *dayLink, next bool) (err error) {
+func (l *lister) day(ctx context.Context, d trail.Day, prev, cur, after *dayLink, next bool) (err error) {
 	cfg := l.cfg
 	defer func() { // the next day never waits for a lister that failed
 		cur.decide(false)
 		cur.finish(nil, false)
+		cur.slotOne.Do(func() { <-l.ahead; close(cur.slotted) })
 	}()
 	var lease *lake.Lease
 	if l.ls != nil {
@@ -129,6 +155,9 @@ func (l *lister) day(ctx context.Context, d trail.Day, prev, cur *dayLink, next 
 		if errors.As(err, &held) {
 			cfg.Logger.Warn("delivery day held by another run throughout the wait: not done; it runs next time (exit status 3)",
 				"delivery_day", d.String(), "holder", held.Holder, "waited_seconds", held.Waited.Seconds())
+			if err := l.slot(ctx, cur, after); err != nil {
+				return err
+			}
 			cur.decide(false)
 			return l.send(message{day: d, end: report.ActionHeld, reason: lake.ReasonHeld, holder: held.Holder})
 		}
@@ -154,6 +183,9 @@ func (l *lister) day(ctx context.Context, d trail.Day, prev, cur *dayLink, next 
 		if err != nil {
 			return err
 		}
+	}
+	if err := l.slot(ctx, cur, after); err != nil {
+		return err
 	}
 	if m == nil || m.State != lake.StateComplete { // nothing to compare the listing with
 		keep = true // publish releases it, or, if the run fails first, the run's end

@@ -338,7 +338,7 @@ func run(ctx context.Context, cfg Config, rep *report.Report) error {
 	jobs := make(chan job, cfg.Requests)
 	ready := make(chan fetched, cfg.Requests)
 	msgs := make(chan message, cfg.Requests)
-	slots := make(chan struct{}, cfg.DaysInFlight) // delivery days between listing and publishing
+	slots := make(chan struct{}, cfg.DaysInFlight) // delivery days between their first message and published
 	send := func(m message) error {
 		select {
 		case msgs <- m:
@@ -354,24 +354,28 @@ func run(ctx context.Context, cfg Config, rep *report.Report) error {
 	producers.Add(1 + cfg.Workers)
 	fetchers.Add(cfg.Requests)
 	lst := &lister{cfg: &cfg, w: writer, ls: leaser, send: send, jobs: jobs, empty: &empty, folders: len(folders),
+		slots: slots, ahead: make(chan struct{}, cfg.DaysInFlight),
 		list: func(ctx context.Context, d trail.Day, fn func(source.Object) error) error {
 			return source.ListDay(ctx, cfg.Source, folders, d, cfg.Listings, fn)
 		}}
 	g.Go(func() error {
 		defer producers.Done()
 		defer close(jobs)
-		// Each day's lister runs in its own goroutine, as soon as the day has a slot: a day's
-		// lease, manifest and listing wait on the network, not on the day before, which it
-		// needs only for its tail (dayLink).
+		// Each day's lister runs in its own goroutine: a day's lease, manifest and listing
+		// wait on the network, not on the day before, which it needs only for its tail
+		// (dayLink). Up to DaysInFlight days take their lease and read their manifest ahead
+		// of a slot (lister.ahead); the slots, which bound the days whose events are held,
+		// are taken in the days' order.
 		var dayListers sync.WaitGroup
 		defer dayListers.Wait()
 		var prev *dayLink
 		for i, d := range days {
 			select {
-			case slots <- struct{}{}:
+			case lst.ahead <- struct{}{}:
 			case <-ctx.Done():
 				return ctx.Err()
 			}
+			after := prev
 			next := i+1 < len(days) && days[i+1] == d.AddDays(1)
 			cur := newDayLink(d)
 			p := prev
@@ -381,7 +385,7 @@ func run(ctx context.Context, cfg Config, rep *report.Report) error {
 			dayListers.Add(1)
 			g.Go(func() error {
 				defer dayListers.Done()
-				return lst.day(ctx, d, p, cur, next)
+				return lst.day(ctx, d, p, cur, after, next)
 			})
 			prev = cur
 		}
