@@ -237,7 +237,7 @@ func runCommand(ctx context.Context, args []string, stdout, stderr io.Writer, si
 
 	// Connections for every request in flight: the fetchers' GETs, the workers' streamed
 	// GETs of large files, the listings of the days in flight, the uploads.
-	conns := cfg.Requests + cfg.Workers + 16*2 + 8
+	conns := cfg.Requests + cfg.Workers + 32*4 + 8
 	headerTimeout, err := durationEnv(os.Getenv, headerTimeoutEnv)
 	if err != nil {
 		fmt.Fprintf(stderr, "marketrail run: %v\n", err)

@@ -61,8 +61,8 @@ type Config struct {
 	Workers      int
 	Requests     int
 	FetchBuffer  int64
-	Listings     int // folder listings at once; 0 means 16
-	DaysInFlight int // delivery days read ahead of the one being written; 0 means 2
+	Listings     int // folder listings at once; 0 means 32
+	DaysInFlight int // delivery days read ahead of the one being written; 0 means 4
 	MaxRowsFile  int // rows per Parquet file before splitting; 0 means the lake's default
 	// MaxObjectBytes is how much JSON text one object may inflate to before it fails (a gzip
 	// bomb); 0 means DefaultMaxObjectBytes.
@@ -189,10 +189,10 @@ func (cfg *Config) defaults() {
 		cfg.MemoryBudget = DefaultMemoryBudget
 	}
 	if cfg.Listings <= 0 {
-		cfg.Listings = 16
+		cfg.Listings = 32
 	}
 	if cfg.DaysInFlight <= 0 {
-		cfg.DaysInFlight = 2
+		cfg.DaysInFlight = 4
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
@@ -294,11 +294,20 @@ func run(ctx context.Context, cfg Config, rep *report.Report) error {
 		if err := lake.Claim(ctx, cfg.Dest, cfg.Version); err != nil {
 			return err
 		}
-		if err := storage.ProbeWrite(ctx, cfg.Dest, probePrefix); err != nil {
+		// The write probe and the leases' check write apart from each other: at once, each a
+		// few round trips. The probe's failure is the one reported when both fail.
+		var leaseErr error
+		var checked sync.WaitGroup
+		if !cfg.NoLease {
+			checked.Go(func() { leaseErr = lake.CheckLeases(ctx, cfg.Dest) })
+		}
+		err := storage.ProbeWrite(ctx, cfg.Dest, probePrefix)
+		checked.Wait()
+		if err != nil {
 			return err
 		}
 		if !cfg.NoLease {
-			if err := lake.CheckLeases(ctx, cfg.Dest); err != nil {
+			if err := leaseErr; err != nil {
 				return fmt.Errorf("%w; without leases nothing stops two runs from writing one delivery day at once: run with --no-lease only if no two runs can ever overlap", err)
 			}
 			var err error
