@@ -1,12 +1,19 @@
 // Package pipeline runs marketrail's job: for each delivery day of a window it lists the day
-// folders of the source, streams their log files through a pool of workers (read →
-// decompress → scan records → filter → decode candidates), then deduplicates the day's events
-// and publishes them as Parquet.
+// folders of the source, fetches their log files with many GETs in flight (the fetchers,
+// Config.Requests), hands them to a few CPU workers (Config.Workers: decompress → scan
+// records → filter → decode candidates), then deduplicates the day's events and publishes
+// them as Parquet.
 //
 // Stages are joined by channels under one errgroup and cancelled by one context:
 //
-//	lister ──jobs──▶ workers ──results──▶ collector ──▶ lake.PublishDay
-//	   └────────────── day listed ──────────▲
+//	lister ──jobs──▶ fetchers ──bodies──▶ workers ──results──▶ collector ──▶ lake.PublishDay
+//	   └──────────── day begins, skipped objects, day listed ─────▲
+//
+// Each day has a lister goroutine of its own (lister.go): a day without a complete manifest
+// is read as its listing pages arrive, and is published once its listing is complete (the
+// listed message) and every log file of it has come back. Fetched bodies wait for a worker
+// under a byte budget (Config.FetchBuffer); a file too large for it is streamed by its
+// worker (fetch.go).
 //
 // At most a few delivery days are in flight at once, so memory depends on how busy a day is,
 // not on the length of the window.
