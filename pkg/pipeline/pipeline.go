@@ -478,6 +478,11 @@ func run(ctx context.Context, cfg Config, rep *report.Report) error {
 			}
 		}()
 		published := make(chan *dayState)
+		// One day publishes at a time (the lake uploads a day's files several at once): a
+		// run killed while publishing then has one day's upload in flight, never another
+		// day's half-written file beside it, which a later run that writes the same keys
+		// would not clean up (a local destination's temporary file).
+		publishTurn := make(chan struct{}, 1)
 		publishing := 0
 		in := msgs
 		finish := func(st *dayState) {
@@ -586,7 +591,13 @@ func run(ctx context.Context, cfg Config, rep *report.Report) error {
 				st.tail = t
 				publishing++
 				g.Go(func() error {
+					select {
+					case publishTurn <- struct{}{}:
+					case <-ctx.Done():
+						return ctx.Err()
+					}
 					err := publish(ctx, writer, st.day, st, log)
+					<-publishTurn
 					if rerr := st.plan.lease.Release(context.WithoutCancel(ctx)); err == nil && rerr != nil {
 						log.Warn("could not release a lease: it expires by itself", "delivery_day", st.day.String(), "error", rerr.Error())
 					}
