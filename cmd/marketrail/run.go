@@ -140,7 +140,7 @@ func (o *runOptions) flags(fs *flag.FlagSet) {
 	fs.Func("regions", "only these regions: names, comma-separated, `NAME,...` (default: all)", listFlag(&o.regions))
 	fs.Func("event-source", "keep these event sources instead of AWS Marketplace: comma-separated, `NAME,...`", listFlag(&o.eventSources))
 	fs.IntVar(&o.workers, "workers", pipeline.DefaultWorkers(), "`N` log files decoded at once (decompress, scan, decode: the CPU work; the default is 2 per core)")
-	fs.IntVar(&o.requests, "requests", pipeline.DefaultRequests, "`N` GETs of log files in flight at once, apart from --workers: what hides S3's latency (tens of ms per request); their bodies wait for a worker in at most 32 MiB")
+	fs.IntVar(&o.requests, "requests", pipeline.DefaultRequests, "`N` GETs of log files in flight at once, apart from --workers: what hides S3's latency (tens of ms per request); their bodies wait for a worker in at most 8 MiB")
 	fs.IntVar(&o.maxRows, "max-rows-per-file", 1_000_000, "`N` rows per Parquet file before a day's partition is split")
 	fs.Int64Var(&o.maxObjectBytes, "max-object-bytes", pipeline.DefaultMaxObjectBytes, "fail a log file (as a corrupt one) whose JSON text inflates to more than `N` bytes: a gzip bomb; "+
 		"the default, 1 GiB, is some twenty times the largest file CloudTrail writes (it starts a new file every few minutes, well under 50 MB) and inflates in about a second")

@@ -69,7 +69,7 @@ type Config struct {
 	Requests     int
 	FetchBuffer  int64
 	Listings     int // folder listings at once; 0 means 32
-	DaysInFlight int // delivery days read ahead of the one being written; 0 means 4
+	DaysInFlight int // delivery days read ahead of the one being written; 0 means 2
 	MaxRowsFile  int // rows per Parquet file before splitting; 0 means the lake's default
 	// MaxObjectBytes is how much JSON text one object may inflate to before it fails (a gzip
 	// bomb); 0 means DefaultMaxObjectBytes.
@@ -199,7 +199,7 @@ func (cfg *Config) defaults() {
 		cfg.Listings = 32
 	}
 	if cfg.DaysInFlight <= 0 {
-		cfg.DaysInFlight = 4
+		cfg.DaysInFlight = 2
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
