@@ -105,6 +105,7 @@ type runOptions struct {
 	accounts, regions      []string
 	eventSources           []string
 	workers, maxRows       int
+	requests               int
 	endpoint, profile      string
 	region, reportPath     string
 	logFormat              string
@@ -138,7 +139,8 @@ func (o *runOptions) flags(fs *flag.FlagSet) {
 	fs.Func("accounts", "only these accounts: 12-digit ids, comma-separated, `ID,...` (default: all)", listFlag(&o.accounts))
 	fs.Func("regions", "only these regions: names, comma-separated, `NAME,...` (default: all)", listFlag(&o.regions))
 	fs.Func("event-source", "keep these event sources instead of AWS Marketplace: comma-separated, `NAME,...`", listFlag(&o.eventSources))
-	fs.IntVar(&o.workers, "workers", pipeline.DefaultWorkers(), "`N` log files read at once")
+	fs.IntVar(&o.workers, "workers", pipeline.DefaultWorkers(), "`N` log files decoded at once (decompress, scan, decode: the CPU work; the default is 2 per core)")
+	fs.IntVar(&o.requests, "requests", pipeline.DefaultRequests, "`N` GETs of log files in flight at once, apart from --workers: what hides S3's latency (tens of ms per request); their bodies wait for a worker in at most 8 MiB")
 	fs.IntVar(&o.maxRows, "max-rows-per-file", 1_000_000, "`N` rows per Parquet file before a day's partition is split")
 	fs.Int64Var(&o.maxObjectBytes, "max-object-bytes", pipeline.DefaultMaxObjectBytes, "fail a log file (as a corrupt one) whose JSON text inflates to more than `N` bytes: a gzip bomb; "+
 		"the default, 1 GiB, is some twenty times the largest file CloudTrail writes (it starts a new file every few minutes, well under 50 MB) and inflates in about a second")
@@ -233,8 +235,9 @@ func runCommand(ctx context.Context, args []string, stdout, stderr io.Writer, si
 		log.Info("window "+window, "from", cfg.From.String(), "to", cfg.To.String(), "dry_run", cfg.DryRun)
 	}
 
-	// Connections for every request in flight: the workers' GETs, the listings, the uploads.
-	conns := cfg.Workers + 16 + 8
+	// Connections for every request in flight: the fetchers' GETs, the workers' streamed
+	// GETs of large files, the listings of the days in flight, the uploads.
+	conns := cfg.Requests + cfg.Workers + 32*4 + 8
 	headerTimeout, err := durationEnv(os.Getenv, headerTimeoutEnv)
 	if err != nil {
 		fmt.Fprintf(stderr, "marketrail run: %v\n", err)
@@ -420,6 +423,9 @@ func (o *runOptions) config(now time.Time, getenv func(string) string) (pipeline
 	if o.workers < 1 {
 		return cfg, fmt.Errorf("%w: --workers must be at least 1", errUsage)
 	}
+	if o.requests < 1 {
+		return cfg, fmt.Errorf("%w: --requests must be at least 1", errUsage)
+	}
 	if o.maxRows < 1 {
 		return cfg, fmt.Errorf("%w: --max-rows-per-file must be at least 1", errUsage)
 	}
@@ -452,6 +458,7 @@ func (o *runOptions) config(now time.Time, getenv func(string) string) (pipeline
 	cfg.Selection = source.Selection{Accounts: o.accounts, Regions: o.regions}
 	cfg.EventSources = o.eventSources
 	cfg.Workers = o.workers
+	cfg.Requests = o.requests
 	cfg.MaxRowsFile = o.maxRows
 	cfg.MaxObjectBytes = o.maxObjectBytes
 	cfg.Force, cfg.DryRun, cfg.MaxFailed = o.force, o.dryRun, o.maxFailed

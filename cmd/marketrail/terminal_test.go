@@ -238,7 +238,7 @@ func TestFromAlone(t *testing.T) {
 		{"2021-06-01", "2024-06-14", ""},
 		{"", "2024-06-14", ""},
 	} {
-		o := runOptions{source: "s", dest: "d", from: c.from, to: c.to, workers: 1, maxRows: 1, maxObjectBytes: 1, logFormat: "auto", progress: "auto"}
+		o := runOptions{source: "s", dest: "d", from: c.from, to: c.to, workers: 1, requests: 1, maxRows: 1, maxObjectBytes: 1, logFormat: "auto", progress: "auto"}
 		_, err := o.config(now, func(string) string { return "" })
 		switch {
 		case c.err == "" && err != nil:

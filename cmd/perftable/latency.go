@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"strconv"
 	"time"
 
 	"github.com/marketrail/marketrail/internal/faultproxy"
@@ -17,13 +18,23 @@ const latencyPerRequest = 20 * time.Millisecond
 // floor is the best of them.
 func latencyInFlight() []int { return []int{64, 128, 256} }
 
-// latencyResult is the latency regime, measured: the fetch floor at each in-flight count
-// and marketrail with its default settings, each over the same rounds.
+// latencySweep are the --requests values marketrail runs at under latency, beside its
+// defaults, to show what its in-flight count buys.
+func latencySweep() []int { return []int{16, 64, 128, 256} }
+
+// latencyTarget is the latency regime's target: marketrail with its default settings takes
+// at most this many times the fetch floor.
+const latencyTarget = 1.25
+
+// latencyResult is the latency regime, measured: the fetch floor at each in-flight count,
+// marketrail with its default settings and at each of latencySweep's --requests, each over
+// the same rounds.
 type latencyResult struct {
 	rounds     int
 	floor      []*scalePoint // workers = requests in flight; only fetch is set
 	marketrail []sample
-	requests   int64 // requests the proxy served during marketrail's rounds
+	sweep      []*scalePoint // workers = marketrail's --requests; only marketrail is set
+	requests   int64         // requests the proxy served during marketrail's default rounds
 }
 
 // best is the in-flight count whose median is the fastest, and that median.
@@ -54,6 +65,9 @@ func (s *suite) latencyRegime(ctx context.Context, tiny *trailArchive, bucket st
 	for _, n := range latencyInFlight() {
 		res.floor = append(res.floor, &scalePoint{workers: n})
 	}
+	for _, n := range latencySweep() {
+		res.sweep = append(res.sweep, &scalePoint{workers: n})
+	}
 	for r := range rounds {
 		for _, pt := range res.floor {
 			logf("latency regime %d/%d: fetch floor, %d in flight", r+1, rounds, pt.workers)
@@ -71,6 +85,14 @@ func (s *suite) latencyRegime(ctx context.Context, tiny *trailArchive, bucket st
 		}
 		res.requests += p.Requests.Load() - before
 		res.marketrail = append(res.marketrail, smp)
+		for _, pt := range res.sweep {
+			logf("latency regime %d/%d: marketrail, --requests %d", r+1, rounds, pt.workers)
+			smp, err := proxied.marketrail(ctx, tiny, proxied.srv.env(), "", "s3://"+bucket, "--requests", strconv.Itoa(pt.workers))
+			if err != nil {
+				return nil, fmt.Errorf("latency regime, marketrail --requests %d: %w", pt.workers, err)
+			}
+			pt.marketrail = append(pt.marketrail, smp)
+		}
 	}
 	return res, nil
 }
@@ -92,7 +114,22 @@ func reportLatency(w io.Writer, tiny *trailArchive, l *latencyResult) {
 	}
 	fmt.Fprintf(w, "| SDK fetch only (floor, best in flight) | %d | %s | 1.00 | %s |\n", bestN, secs(floor), mib(floorRSS))
 	fmt.Fprintf(w, "| marketrail, default settings | default | %s | %.2f | %s |\n", secs(mr), ratio(mr, floor), mib(rss))
+	mrSpan := spread(len(l.marketrail), func(r int) float64 { return l.marketrail[r].wall.Seconds() / floor.Seconds() })
+	met := "met"
+	if ratio(mr, floor) > latencyTarget {
+		met = "not met"
+	}
+	fmt.Fprintf(w, "\nTarget: default settings ≤ %.2f × floor: %.2f × (median; %s over the rounds, each against the floor's median): %s.\n",
+		latencyTarget, ratio(mr, floor), mrSpan.format("%.2f", " ×"), met)
 	fmt.Fprintf(w, "\nmarketrail's requests per run: %d (%d log files).\n", l.requests/int64(max(len(l.marketrail), 1)), len(tiny.logFiles))
+	fmt.Fprintln(w, "\nmarketrail by `--requests` (GETs in flight; other settings default):")
+	fmt.Fprintln(w, "\n| --requests | wall s | range over the rounds | × floor |")
+	fmt.Fprintln(w, "|---|---|---|---|")
+	for _, p := range l.sweep {
+		m, _ := median(p.marketrail)
+		sp := spread(len(p.marketrail), func(r int) float64 { return p.marketrail[r].wall.Seconds() })
+		fmt.Fprintf(w, "| %d | %s | %s | %.2f |\n", p.workers, secs(m), sp.format("%.3f", " s"), ratio(m, floor))
+	}
 	fmt.Fprintln(w, "\nThe fetch floor by requests in flight:")
 	fmt.Fprintln(w, "\n| in flight | wall s | range over the rounds |")
 	fmt.Fprintln(w, "|---|---|---|")

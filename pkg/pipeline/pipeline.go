@@ -1,12 +1,19 @@
 // Package pipeline runs marketrail's job: for each delivery day of a window it lists the day
-// folders of the source, streams their log files through a pool of workers (read →
-// decompress → scan records → filter → decode candidates), then deduplicates the day's events
-// and publishes them as Parquet.
+// folders of the source, fetches their log files with many GETs in flight (the fetchers,
+// Config.Requests), hands them to a few CPU workers (Config.Workers: decompress → scan
+// records → filter → decode candidates), then deduplicates the day's events and publishes
+// them as Parquet.
 //
 // Stages are joined by channels under one errgroup and cancelled by one context:
 //
-//	lister ──jobs──▶ workers ──results──▶ collector ──▶ lake.PublishDay
-//	   └────────────── day listed ──────────▲
+//	lister ──jobs──▶ fetchers ──bodies──▶ workers ──results──▶ collector ──▶ lake.PublishDay
+//	   └──────────── day begins, skipped objects, day listed ─────▲
+//
+// Each day has a lister goroutine of its own (lister.go): a day without a complete manifest
+// is read as its listing pages arrive, and is published once its listing is complete (the
+// listed message) and every log file of it has come back. Fetched bodies wait for a worker
+// under a byte budget (Config.FetchBuffer); a file too large for it is streamed by its
+// worker (fetch.go).
 //
 // At most a few delivery days are in flight at once, so memory depends on how busy a day is,
 // not on the length of the window.
@@ -53,10 +60,17 @@ type Config struct {
 	From, To     trail.Day        // delivery days to read, inclusive
 	Selection    source.Selection // accounts and regions; empty means all
 	EventSources []string         // event sources to keep; nil means AWS Marketplace
-	Workers      int              // log files read at once; 0 means DefaultWorkers()
-	Listings     int              // folder listings at once; 0 means 16
-	DaysInFlight int              // delivery days read ahead of the one being written; 0 means 2
-	MaxRowsFile  int              // rows per Parquet file before splitting; 0 means the lake's default
+	// Workers is how many log files are decoded at once (decompress, scan, decode: the CPU
+	// work); 0 means DefaultWorkers(). Requests is how many GETs of log files are in flight
+	// at once, apart from the workers; 0 means DefaultRequests. FetchBuffer is how many bytes
+	// of fetched log files may wait for a worker; 0 means DefaultFetchBuffer (objects larger
+	// than an eighth of it are streamed by their worker instead).
+	Workers      int
+	Requests     int
+	FetchBuffer  int64
+	Listings     int // folder listings at once; 0 means 32
+	DaysInFlight int // delivery days read ahead of the one being written; 0 means 2
+	MaxRowsFile  int // rows per Parquet file before splitting; 0 means the lake's default
 	// MaxObjectBytes is how much JSON text one object may inflate to before it fails (a gzip
 	// bomb); 0 means DefaultMaxObjectBytes.
 	MaxObjectBytes int64
@@ -147,9 +161,10 @@ func (cfg *Config) Days() []trail.Day {
 // limit of the container examples (docs/operations.md, Memory).
 const DefaultMemoryBudget = 256 << 20
 
-// DefaultWorkers is the default size of the worker pool: reading a log file waits on S3 as
-// much as it uses a core, so several per core.
-func DefaultWorkers() int { return max(8, 4*runtime.GOMAXPROCS(0)) }
+// DefaultWorkers is the default number of CPU workers: the fetchers wait on S3 for them,
+// so the workers wait on the network only while they stream a log file too large to buffer;
+// two per core keep the cores busy through those waits.
+func DefaultWorkers() int { return max(2, 2*runtime.GOMAXPROCS(0)) }
 
 // Run runs the job and returns its report. The report is complete (Finish has been called)
 // even when Run fails; the error is the fatal one that stopped the run.
@@ -171,11 +186,17 @@ func (cfg *Config) defaults() {
 	if cfg.Workers <= 0 {
 		cfg.Workers = DefaultWorkers()
 	}
+	if cfg.Requests <= 0 {
+		cfg.Requests = DefaultRequests
+	}
+	if cfg.FetchBuffer <= 0 {
+		cfg.FetchBuffer = DefaultFetchBuffer
+	}
 	if cfg.MemoryBudget <= 0 {
 		cfg.MemoryBudget = DefaultMemoryBudget
 	}
 	if cfg.Listings <= 0 {
-		cfg.Listings = 16
+		cfg.Listings = 32
 	}
 	if cfg.DaysInFlight <= 0 {
 		cfg.DaysInFlight = 2
@@ -230,28 +251,35 @@ type message struct {
 	skipped string        // an object listed and not read, with this reason
 	key     string        // the skipped object
 	result  *objectResult // a worker finished a log file
+	listed  *listCounts   // the day's listing is complete: what it holds
 	end     string        // the day needs no (more) work: report.ActionUnchanged, ActionPlanned or ActionHeld
 	reason  string        // with end: why (lake.Reason*)
 	holder  string        // with ActionHeld: the run that holds the day
 }
 
-// dayPlan is what a day's listing says.
+// dayPlan is how a day is read: what is known when its work starts (the begin message),
+// and once its listing is complete, what the listing holds (the listed message).
 type dayPlan struct {
-	sources lake.Sources // every object of the day's folders and of the day before's tail
-	reason  string       // why the day is written (lake.Reason*)
-	files   int          // log files to read
-	bytes   int64        // their size
-	// The day before's tail: its log files read by this day's own tail jobs (tailReads,
-	// tailBytes), or, when tailShared, by the day before's own jobs in this same run.
+	reason string // why the day is written (lake.Reason*)
+	// The day before's tail: its log files read by this day's own tail jobs, or, when
+	// tailShared, by the day before's own jobs in this same run.
 	tailShared bool
-	tailReads  int
-	tailBytes  int64
-	tailUnread []string // tail log files that cannot be read (archived)
-	// ownTail is how many of this day's log files are in its own tail, for the next day to
-	// share when nextShares (the next day follows in this run).
-	ownTail    int
+	// nextShares: the next day follows in this run, and shares this day's tail.
 	nextShares bool
 	lease      *lake.Lease // the day's, held until it is published (nil with --no-lease)
+	// listed is what the day's listing holds (sources, files to read, their tail), set by
+	// the collector from the listed message; nil until then, and until then the day is not
+	// published, however many results it has.
+	listed  *listCounts
+	sources lake.Sources // listed's: every object of the day's folders and of the day before's tail
+}
+
+// listedCounts is what the day's listing holds; zero counts until it is complete.
+func (p *dayPlan) listedCounts() *listCounts {
+	if p == nil || p.listed == nil {
+		return &listCounts{}
+	}
+	return p.listed
 }
 
 func run(ctx context.Context, cfg Config, rep *report.Report) error {
@@ -273,11 +301,20 @@ func run(ctx context.Context, cfg Config, rep *report.Report) error {
 		if err := lake.Claim(ctx, cfg.Dest, cfg.Version); err != nil {
 			return err
 		}
-		if err := storage.ProbeWrite(ctx, cfg.Dest, probePrefix); err != nil {
+		// The write probe and the leases' check write apart from each other: at once, each a
+		// few round trips. The probe's failure is the one reported when both fail.
+		var leaseErr error
+		var checked sync.WaitGroup
+		if !cfg.NoLease {
+			checked.Go(func() { leaseErr = lake.CheckLeases(ctx, cfg.Dest) })
+		}
+		err := storage.ProbeWrite(ctx, cfg.Dest, probePrefix)
+		checked.Wait()
+		if err != nil {
 			return err
 		}
 		if !cfg.NoLease {
-			if err := lake.CheckLeases(ctx, cfg.Dest); err != nil {
+			if err := leaseErr; err != nil {
 				return fmt.Errorf("%w; without leases nothing stops two runs from writing one delivery day at once: run with --no-lease only if no two runs can ever overlap", err)
 			}
 			var err error
@@ -297,7 +334,7 @@ func run(ctx context.Context, cfg Config, rep *report.Report) error {
 	days := cfg.Days()
 	rep.Folders = len(folders)
 	log.Info("discovered trail folders", "source", cfg.Source.String(), "folders", len(folders),
-		"from", cfg.From.String(), "to", cfg.To.String(), "days", len(days), "workers", cfg.Workers)
+		"from", cfg.From.String(), "to", cfg.To.String(), "days", len(days), "workers", cfg.Workers, "requests", cfg.Requests)
 	if cfg.Progress != nil {
 		cfg.Progress.Days(len(days))
 	}
@@ -314,9 +351,10 @@ func run(ctx context.Context, cfg Config, rep *report.Report) error {
 	var empty emptyDays
 	defer func() { empty.mark(rep) }()
 	g, ctx := errgroup.WithContext(ctx)
-	jobs := make(chan job, cfg.Workers)
-	msgs := make(chan message, cfg.Workers)
-	slots := make(chan struct{}, cfg.DaysInFlight) // delivery days between listing and publishing
+	jobs := make(chan job, cfg.Requests)
+	ready := make(chan fetched, cfg.Requests)
+	msgs := make(chan message, cfg.Requests)
+	slots := make(chan struct{}, cfg.DaysInFlight) // delivery days between their first message and published
 	send := func(m message) error {
 		select {
 		case msgs <- m:
@@ -326,35 +364,71 @@ func run(ctx context.Context, cfg Config, rep *report.Report) error {
 		}
 	}
 
-	// The lister and the workers; msgs closes when all of them are done.
-	var producers sync.WaitGroup
+	// The lister, the fetchers and the CPU workers; msgs closes when the lister and the
+	// workers are done, ready when the fetchers are.
+	var producers, fetchers sync.WaitGroup
 	producers.Add(1 + cfg.Workers)
+	fetchers.Add(cfg.Requests)
+	lst := &lister{cfg: &cfg, w: writer, ls: leaser, send: send, jobs: jobs, empty: &empty, folders: len(folders),
+		slots: slots, ahead: make(chan struct{}, cfg.DaysInFlight),
+		list: func(ctx context.Context, d trail.Day, fn func(source.Object) error) error {
+			return source.ListDay(ctx, cfg.Source, folders, d, cfg.Listings, fn)
+		}}
 	g.Go(func() error {
 		defer producers.Done()
 		defer close(jobs)
-		var prev *listing
+		// Each day's lister runs in its own goroutine: a day's lease, manifest and listing
+		// wait on the network, not on the day before, which it needs only for its tail
+		// (dayLink). Up to DaysInFlight days take their lease and read their manifest ahead
+		// of a slot (lister.ahead); the slots, which bound the days whose events are held,
+		// are taken in the days' order.
+		var dayListers sync.WaitGroup
+		defer dayListers.Wait()
+		var prev *dayLink
 		for i, d := range days {
 			select {
-			case slots <- struct{}{}:
+			case lst.ahead <- struct{}{}:
 			case <-ctx.Done():
 				return ctx.Err()
 			}
+			after := prev
 			next := i+1 < len(days) && days[i+1] == d.AddDays(1)
-			cur, err := listDay(ctx, &cfg, writer, leaser, folders, d, prev, next, send, jobs)
-			if err != nil {
-				return err
+			cur := newDayLink(d)
+			p := prev
+			if p != nil && p.day != d.AddDays(-1) {
+				p = nil
 			}
+			dayListers.Add(1)
+			g.Go(func() error {
+				defer dayListers.Done()
+				return lst.day(ctx, d, p, cur, after, next)
+			})
 			prev = cur
-			if cur == nil { // held by another run: not listed
-				continue
-			}
-			if !holdsLogFiles(cur.objs) {
-				log.Warn("no log file in any trail folder of the delivery day", "delivery_day", d.String(), "folders", len(folders))
-				empty.add(d)
-			}
 		}
 		return nil
 	})
+	fetch := newFetcher(cfg.Source, cfg.FetchBuffer)
+	for range cfg.Requests {
+		g.Go(func() error {
+			defer fetchers.Done()
+			for j := range jobs {
+				f, err := fetch.fetch(ctx, j)
+				if err != nil {
+					return err
+				}
+				select {
+				case ready <- f:
+				case <-ctx.Done():
+					return ctx.Err()
+				}
+			}
+			return nil
+		})
+	}
+	go func() {
+		fetchers.Wait()
+		close(ready)
+	}()
 	budget := extract.NewBudget(cfg.MemoryBudget) // shared by the workers
 	for range cfg.Workers {
 		g.Go(func() error {
@@ -364,8 +438,9 @@ func run(ctx context.Context, cfg Config, rep *report.Report) error {
 			w.x.SetMaxObjectBytes(cfg.MaxObjectBytes)
 			w.x.SetBudget(ctx, budget)
 			w.audit = cfg.audit
-			for j := range jobs {
+			for j := range ready {
 				r, err := w.processRecovered(ctx, j, log)
+				fetch.release(&j)
 				if err != nil {
 					return err
 				}
@@ -404,6 +479,11 @@ func run(ctx context.Context, cfg Config, rep *report.Report) error {
 			}
 		}()
 		published := make(chan *dayState)
+		// One day publishes at a time (the lake uploads a day's files several at once): a
+		// run killed while publishing then has one day's upload in flight, never another
+		// day's half-written file beside it, which a later run that writes the same keys
+		// would not clean up (a local destination's temporary file).
+		publishTurn := make(chan struct{}, 1)
 		publishing := 0
 		in := msgs
 		finish := func(st *dayState) {
@@ -442,26 +522,35 @@ func run(ctx context.Context, cfg Config, rep *report.Report) error {
 			case m.end != "":
 				st.rep.Action, st.rep.Reason, st.rep.HeldBy = m.end, m.reason, m.holder
 				st.done = true
-				if m.end == report.ActionPlanned {
-					st.rep.ObjectsListed += int64(st.plan.files)
-					st.rep.PlannedReads = int64(st.plan.files + st.plan.tailReads)
-					st.rep.PlannedBytes = st.plan.bytes + st.plan.tailBytes
+				if c := st.plan.listedCounts(); m.end == report.ActionPlanned {
+					st.rep.ObjectsListed += int64(c.files)
+					st.rep.PlannedReads = int64(c.files + c.tailReads)
+					st.rep.PlannedBytes = c.bytes + c.tailBytes
 				}
 				delete(tails, m.day) // a day not read needs no tail
 			case m.begin != nil:
 				st.plan = m.begin
 				st.rep.Reason = m.begin.reason
 				if !m.begin.tailShared {
-					tails[m.day] = &tailState{want: m.begin.tailReads}
-				}
-				if t := tails[m.day]; t != nil {
-					t.unread = append(t.unread, m.begin.tailUnread...)
+					tails[m.day] = &tailState{}
 				}
 				if m.begin.nextShares {
-					tails[m.day.AddDays(1)] = &tailState{want: m.begin.ownTail}
+					tails[m.day.AddDays(1)] = &tailState{}
+				}
+			case m.listed != nil:
+				c := m.listed
+				st.plan.listed, st.plan.sources = c, c.sources
+				if t := tails[m.day]; t != nil {
+					if !st.plan.tailShared {
+						t.want, t.known = c.tailReads, true
+					}
+					t.unread = append(t.unread, c.tailUnread...)
+				}
+				if t := tails[m.day.AddDays(1)]; t != nil && st.plan.nextShares {
+					t.want, t.known = c.ownTail, true
 				}
 				if cfg.Progress != nil {
-					cfg.Progress.Listed(m.day, m.begin.files+m.begin.tailReads, m.begin.bytes+m.begin.tailBytes)
+					cfg.Progress.Listed(m.day, c.files+c.tailReads, c.bytes+c.tailBytes)
 				}
 			case m.skipped != "":
 				st.rep.ObjectsListed++
@@ -495,7 +584,7 @@ func run(ctx context.Context, cfg Config, rep *report.Report) error {
 			for _, day := range []trail.Day{m.day, m.day.AddDays(1)} {
 				st := states[day]
 				t := tails[day]
-				if st == nil || st.plan == nil || st.received != st.plan.files || st.done || cfg.DryRun || t == nil || t.got < t.want {
+				if st == nil || st.plan == nil || st.plan.listed == nil || st.received != st.plan.listed.files || st.done || cfg.DryRun || t == nil || !t.known || t.got < t.want {
 					continue
 				}
 				delete(states, day)
@@ -503,7 +592,13 @@ func run(ctx context.Context, cfg Config, rep *report.Report) error {
 				st.tail = t
 				publishing++
 				g.Go(func() error {
+					select {
+					case publishTurn <- struct{}{}:
+					case <-ctx.Done():
+						return ctx.Err()
+					}
 					err := publish(ctx, writer, st.day, st, log)
+					<-publishTurn
 					if rerr := st.plan.lease.Release(context.WithoutCancel(ctx)); err == nil && rerr != nil {
 						log.Warn("could not release a lease: it expires by itself", "delivery_day", st.day.String(), "error", rerr.Error())
 					}
@@ -539,16 +634,6 @@ func run(ctx context.Context, cfg Config, rep *report.Report) error {
 // probePrefix is where the destination's write probe is put (and deleted at once).
 const probePrefix = "_marketrail/probe-"
 
-// holdsLogFiles reports whether a delivery day's listing holds a log file, archived or not.
-func holdsLogFiles(objs []source.Object) bool {
-	for _, o := range objs {
-		if o.Skip == "" || o.Skip == source.SkipArchived {
-			return true
-		}
-	}
-	return false
-}
-
 // emptyDays gathers the delivery days whose folders hold no log file, from the lister, for
 // the report once the run is over.
 type emptyDays struct {
@@ -582,176 +667,10 @@ func (e *emptyDays) mark(rep *report.Report) {
 	}
 }
 
-// listing is one delivery day's listing, kept for the next day's tail.
-type listing struct {
-	day  trail.Day
-	objs []source.Object // sorted by key
-	read bool            // the day's log files are read (or, in a dry run, planned) in this run
-}
-
-// list lists delivery day d's folders, sorted by key.
-func list(ctx context.Context, cfg *Config, folders []trail.Folder, d trail.Day) ([]source.Object, error) {
-	var objs []source.Object
-	err := source.ListDay(ctx, cfg.Source, folders, d, cfg.Listings, func(o source.Object) error {
-		objs = append(objs, o)
-		return nil
-	})
-	if err != nil {
-		return nil, err
-	}
-	slices.SortFunc(objs, func(a, b source.Object) int { return strings.Compare(a.Key, b.Key) })
-	return objs, nil
-}
-
-// inTail reports whether o, listed in its day's folder, is a log file of that day's tail.
-func inTail(o source.Object) bool {
-	return (o.Skip == "" || o.Skip == source.SkipArchived) && trail.InTail(path.Base(o.Key), o.Day)
-}
-
-// listDay lists delivery day d, and the tail of the day before it (from prev, when that is
-// the day before's listing, else from the source), and tells the collector what to do with
-// d: nothing, when its manifest says it is complete and made from the same sources (unless
-// forced); only count, in a dry run; else read its log files, and those of the day
-// before's tail that this run does not read anyway. next says whether the day after d
-// follows it in this run, to share d's tail.
-//
-// With leases (ls not nil), d's lease is taken first, before its listing: a run that
-// waited for another to write the day lists what is there after it. A day still held after
-// the wait is reported held. The lease goes with the day's plan to publish, which releases
-// it; a day not read releases it at once.
-func listDay(ctx context.Context, cfg *Config, w *lake.Writer, ls *lake.Leaser, folders []trail.Folder, d trail.Day, prev *listing, next bool, send func(message) error, jobs chan<- job) (*listing, error) {
-	var lease *lake.Lease
-	if ls != nil {
-		var err error
-		lease, err = ls.Acquire(ctx, d)
-		var held *lake.HeldError
-		if errors.As(err, &held) {
-			cfg.Logger.Warn("delivery day held by another run throughout the wait: not done; it runs next time (exit status 3)",
-				"delivery_day", d.String(), "holder", held.Holder, "waited_seconds", held.Waited.Seconds())
-			return nil, send(message{day: d, end: report.ActionHeld, reason: lake.ReasonHeld, holder: held.Holder})
-		}
-		if err != nil {
-			return nil, err
-		}
-	}
-	keep := false
-	defer func() {
-		if !keep {
-			lease.Release(context.WithoutCancel(ctx))
-		}
-	}()
-	objs, err := list(ctx, cfg, folders, d)
-	if err != nil {
-		return nil, err
-	}
-	cur := &listing{day: d, objs: objs}
-	shared := prev != nil && prev.day == d.AddDays(-1) && prev.read
-	var before []source.Object
-	if prev != nil && prev.day == d.AddDays(-1) {
-		before = prev.objs
-	} else if before, err = list(ctx, cfg, folders, d.AddDays(-1)); err != nil {
-		return nil, err
-	}
-	plan := &dayPlan{tailShared: shared, nextShares: next, lease: lease}
-	plan.sources.Settings = cfg.settings
-	plan.sources.Inputs = make([]lake.Input, len(objs))
-	for i, o := range objs {
-		plan.sources.Inputs[i] = lake.Input{Key: o.Key, Size: o.Size, ETag: o.ETag}
-		if o.Skip == "" {
-			plan.files++
-			plan.bytes += o.Size
-			if inTail(o) {
-				plan.ownTail++
-			}
-		}
-	}
-	var tailJobs []source.Object
-	plan.sources.Tail = []lake.Input{}
-	for _, o := range before {
-		if !inTail(o) {
-			continue
-		}
-		plan.sources.Tail = append(plan.sources.Tail, lake.Input{Key: o.Key, Size: o.Size, ETag: o.ETag})
-		switch {
-		case o.Skip != "": // archived
-			if !shared { // else the day before's own reads report it
-				plan.tailUnread = append(plan.tailUnread, o.Key)
-			}
-		case !shared:
-			tailJobs = append(tailJobs, o)
-			plan.tailReads++
-			plan.tailBytes += o.Size
-		}
-	}
-	plan.reason = lake.ReasonForced
-	if !cfg.Force {
-		var m *lake.Manifest
-		if lease != nil {
-			var etag string
-			m, etag, err = w.ReadManifestVersion(ctx, d)
-			lease.SawManifest(etag)
-		} else {
-			m, err = w.ReadManifest(ctx, d)
-		}
-		if err != nil {
-			return nil, err
-		}
-		if plan.reason = m.Stale(&plan.sources); plan.reason == lake.ReasonUnchanged {
-			missing, err := w.Intact(ctx, m)
-			if err != nil {
-				return nil, err
-			}
-			if missing == "" {
-				cfg.Logger.Info("delivery day unchanged since it was written: skipped (--force runs it again)", "delivery_day", d.String())
-				return cur, send(message{day: d, end: report.ActionUnchanged, reason: plan.reason})
-			}
-			cfg.Logger.Warn("a file the delivery day wrote is gone or has changed on the destination: the day is written again", "delivery_day", d.String(), "file", missing)
-			plan.reason = lake.ReasonOutputsChanged
-		}
-	}
-	cur.read = true
-	if err := send(message{day: d, begin: plan}); err != nil {
-		return nil, err
-	}
-	keep = true // publish releases it, or, if the run fails first, the run's end
-	if cfg.audit != nil {
-		cfg.audit.DayRead(d)
-	}
-	// Skipped objects first: the collector must know all of them before the last log file
-	// of the day comes back from a worker and the day is published.
-	for _, o := range objs {
-		if o.Skip != "" {
-			if err := send(message{day: d, skipped: o.Skip, key: o.Key}); err != nil {
-				return nil, err
-			}
-		}
-	}
-	if cfg.DryRun {
-		return cur, send(message{day: d, end: report.ActionPlanned, reason: plan.reason})
-	}
-	for _, j := range tailJobs {
-		select {
-		case jobs <- job{day: d, obj: j, tail: true}:
-		case <-ctx.Done():
-			return nil, ctx.Err()
-		}
-	}
-	for _, o := range objs {
-		if o.Skip != "" {
-			continue
-		}
-		select {
-		case jobs <- job{day: d, obj: o}:
-		case <-ctx.Done():
-			return nil, ctx.Err()
-		}
-	}
-	return cur, nil
-}
-
 // tailState gathers the eventIDs of a delivery day's tail: the events the next day drops.
 type tailState struct {
 	want, got int                 // tail log files to hear from, and heard from
+	known     bool                // want is known: the listing that sets it is complete
 	ids       map[string]struct{} // eventIDs of the events read from them
 	unread    []string            // tail log files that could not be read: the next day is partial
 }

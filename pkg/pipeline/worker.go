@@ -268,7 +268,7 @@ const HookRead = "read"
 // stack goes to the log, at error level, for the bug report. The object is not merely
 // counted as failed: that would blame the file, and code that panicked once may have
 // gone wrong elsewhere too.
-func (w *worker) processRecovered(ctx context.Context, j job, log *slog.Logger) (r *objectResult, err error) {
+func (w *worker) processRecovered(ctx context.Context, j fetched, log *slog.Logger) (r *objectResult, err error) {
 	defer func() {
 		if v := recover(); v != nil {
 			log.Error("internal error: panic while reading a log file", "key", j.obj.Key, "panic", fmt.Sprint(v), "stack", string(debug.Stack()))
@@ -294,14 +294,16 @@ type objectResult struct {
 	file      *FileResult
 }
 
-// process reads one log file. Its events are kept only if the whole file reads cleanly:
-// a file is all or nothing. The load callback starts from scratch each time it runs, so a
-// retried read is counted once.
-func (w *worker) process(ctx context.Context, j job) *objectResult {
+// process reads one log file: from the body its fetcher read, or, when the fetcher left it
+// unread (too large to buffer), streamed from storage. Its events are kept only if the
+// whole file reads cleanly: a file is all or nothing. The load callback starts from scratch
+// each time it runs, so a retried read is counted once.
+func (w *worker) process(ctx context.Context, fj fetched) *objectResult {
+	j := fj.job
 	key := j.obj.Key
 	res := &objectResult{key: key, tail: j.tail}
 	var sum []byte // with an audit, the SHA-256 of the content, from scratch on each read
-	err := w.src.Load(ctx, key, func(body io.Reader) error {
+	read := func(body io.Reader) error {
 		res.file.discard() // a retried read starts from scratch
 		in := &countingReader{r: body}
 		w.x.SetDeliveryDay(j.obj.Day)
@@ -324,7 +326,16 @@ func (w *worker) process(ctx context.Context, j job) *objectResult {
 		}
 		res.bytesRead = in.n
 		return err
-	})
+	}
+	var err error
+	switch {
+	case fj.err != nil:
+		err = fj.err
+	case fj.body != nil:
+		err = read(bytes.NewReader(fj.body))
+	default:
+		err = w.src.Load(ctx, key, read)
+	}
 	if err != nil {
 		res.file.discard()
 		return &objectResult{key: key, tail: j.tail, err: err}
