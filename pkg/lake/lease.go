@@ -201,10 +201,11 @@ func (ls *Leaser) Acquire(ctx context.Context, d trail.Day) (*Lease, error) {
 			return l, nil
 		}
 		if expired(&other, v, ls.opts.TTL) {
-			match = v.ETag
+			match, l.contended = v.ETag, true
 			continue
 		}
 		match, firstSent = storage.MatchNone, time.Time{}
+		l.contended = true
 		waited := time.Since(start)
 		if ls.opts.Wait < 0 || waited >= ls.opts.Wait {
 			return nil, &HeldError{Day: d, Holder: other.Holder, Waited: waited}
@@ -263,10 +264,17 @@ type Lease struct {
 	// manifestETag is its ETag ("" for none).
 	manifestSeen bool
 	manifestETag string
+
+	contended bool // set by Acquire only
 }
 
 // Day returns the lease's delivery day.
 func (l *Lease) Day() trail.Day { return l.day }
+
+// Contended reports whether another run held the day's lease (live, or expired and taken
+// over) when Acquire was called: that run may have written the day meanwhile, from a
+// listing newer than one made before the lease was taken.
+func (l *Lease) Contended() bool { return l != nil && l.contended }
 
 // Holder returns the holder recorded in the lease: host:pid:token.
 func (l *Lease) Holder() string { return l.body.Holder }

@@ -17,8 +17,9 @@ import (
 )
 
 // listFunc lists one delivery day of the source, calling fn with each object as its page
-// arrives, from one goroutine at a time. Every listing of a day goes through the one
-// listFunc of a run (lister.list).
+// arrives, from one goroutine at a time. Every listing of a day goes through the lister's
+// list (a source.Window's, which may have listed the day before its lease was taken) or,
+// for a day another run held, fresh.
 type listFunc func(ctx context.Context, d trail.Day, fn func(source.Object) error) error
 
 // dayLink is what one delivery day's lister tells the next day's: whether the day is read
@@ -82,11 +83,12 @@ func wait(ctx context.Context, ch <-chan struct{}) error {
 // lister lists the delivery days of a run and turns them into the collector's messages and
 // the fetchers' jobs.
 type lister struct {
-	cfg  *Config
-	w    *lake.Writer
-	ls   *lake.Leaser // nil with --no-lease or in a dry run
-	list listFunc
-	send func(message) error
+	cfg   *Config
+	w     *lake.Writer
+	ls    *lake.Leaser // nil with --no-lease or in a dry run
+	list  listFunc
+	fresh listFunc // lists the day now: after another run held it (lake.Lease.Contended)
+	send  func(message) error
 	// slots are the days between their first message to the collector and their end
 	// (Config.DaysInFlight), released by the collector; ahead are the days whose lister
 	// has started and has no slot yet, released when it takes one.
@@ -96,10 +98,10 @@ type lister struct {
 	folders      int // how many trail folders the listings cover, for the log
 }
 
-// listAll lists a day whole, sorted by key.
-func (l *lister) listAll(ctx context.Context, d trail.Day) ([]source.Object, error) {
+// listAll lists a day whole, sorted by key, with list.
+func (l *lister) listAll(ctx context.Context, list listFunc, d trail.Day) ([]source.Object, error) {
 	var objs []source.Object
-	err := l.list(ctx, d, func(o source.Object) error {
+	err := list(ctx, d, func(o source.Object) error {
 		objs = append(objs, o)
 		return nil
 	})
@@ -196,7 +198,17 @@ func (l *lister) day(ctx context.Context, d trail.Day, prev, cur, after *dayLink
 		return l.stream(ctx, d, prev, cur, next, lease, reason)
 	}
 
-	objs, err := l.listAll(ctx, d)
+	// A listing made before the lease was taken may be older than what another run wrote
+	// meanwhile: list again, now, when another run held the day or the manifest names an
+	// object the listing does not have.
+	list := l.list
+	if lease.Contended() {
+		list = l.fresh
+	}
+	objs, err := l.listAll(ctx, list, d)
+	if err == nil && lacks(objs, m.Inputs) && !lease.Contended() {
+		objs, err = l.listAll(ctx, l.fresh, d)
+	}
 	if err != nil {
 		return err
 	}
@@ -287,8 +299,12 @@ func (l *lister) stream(ctx context.Context, d trail.Day, prev, cur *dayLink, ne
 		return nil
 	})
 	var objs []source.Object
+	list := l.list
+	if lease.Contended() {
+		list = l.fresh
+	}
 	g.Go(func() error {
-		return l.list(gctx, d, func(o source.Object) error {
+		return list(gctx, d, func(o source.Object) error {
 			objs = append(objs, o)
 			return l.object(gctx, d, o)
 		})
@@ -340,7 +356,7 @@ func (l *lister) before(ctx context.Context, d trail.Day, prev *dayLink) (bool, 
 			return prev.read, prev.objs, nil
 		}
 	}
-	objs, err := l.listAll(ctx, d.AddDays(-1))
+	objs, err := l.listAll(ctx, l.list, d.AddDays(-1))
 	return false, objs, err
 }
 
@@ -403,4 +419,15 @@ func planCounts(cfg *Config, objs, before []source.Object, shared bool) *listCou
 		}
 	}
 	return c
+}
+
+// lacks reports whether a manifest's inputs name an object that listing objs, sorted by
+// key, does not hold.
+func lacks(objs []source.Object, inputs []lake.Input) bool {
+	for _, in := range inputs {
+		if _, found := slices.BinarySearchFunc(objs, in.Key, func(o source.Object, k string) int { return strings.Compare(o.Key, k) }); !found {
+			return true
+		}
+	}
+	return false
 }

@@ -351,6 +351,14 @@ func run(ctx context.Context, cfg Config, rep *report.Report) error {
 	var empty emptyDays
 	defer func() { empty.mark(rep) }()
 	g, ctx := errgroup.WithContext(ctx)
+	// The days' listings, each trail folder's consecutive days (and each day's day before,
+	// for its tail) in one listing, the next day listed ahead.
+	listed := make([]trail.Day, 0, 2*len(days))
+	for _, d := range days {
+		listed = append(listed, d.AddDays(-1), d)
+	}
+	win := source.NewWindow(ctx, cfg.Source, folders, listed, cfg.Listings)
+	defer win.Close()
 	jobs := make(chan job, cfg.Requests)
 	ready := make(chan fetched, cfg.Requests)
 	msgs := make(chan message, cfg.Requests)
@@ -371,7 +379,8 @@ func run(ctx context.Context, cfg Config, rep *report.Report) error {
 	fetchers.Add(cfg.Requests)
 	lst := &lister{cfg: &cfg, w: writer, ls: leaser, send: send, jobs: jobs, empty: &empty, folders: len(folders),
 		slots: slots, ahead: make(chan struct{}, cfg.DaysInFlight),
-		list: func(ctx context.Context, d trail.Day, fn func(source.Object) error) error {
+		list: win.Day,
+		fresh: func(ctx context.Context, d trail.Day, fn func(source.Object) error) error {
 			return source.ListDay(ctx, cfg.Source, folders, d, cfg.Listings, fn)
 		}}
 	g.Go(func() error {
@@ -594,7 +603,9 @@ func run(ctx context.Context, cfg Config, rep *report.Report) error {
 				g.Go(func() error {
 					select {
 					case publishTurn <- struct{}{}:
-					case <-ctx.Done():
+					case <-ctx.Done(): // not published: its spill files go
+						st.spill.remove()
+						st.rows.remove()
 						return ctx.Err()
 					}
 					err := publish(ctx, writer, st.day, st, log)

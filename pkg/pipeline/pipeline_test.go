@@ -441,8 +441,17 @@ type glacier struct {
 }
 
 func (g glacier) List(ctx context.Context, prefix string, delim bool) iter.Seq2[storage.Entry, error] {
+	return g.archived(g.Local.List(ctx, prefix, delim))
+}
+
+// ListAfter is the embedded folder's, with the same archived key.
+func (g glacier) ListAfter(ctx context.Context, prefix, after string) iter.Seq2[storage.Entry, error] {
+	return g.archived(g.Local.ListAfter(ctx, prefix, after))
+}
+
+func (g glacier) archived(list iter.Seq2[storage.Entry, error]) iter.Seq2[storage.Entry, error] {
 	return func(yield func(storage.Entry, error) bool) {
-		for e, err := range g.Local.List(ctx, prefix, delim) {
+		for e, err := range list {
 			if e.Key == g.key {
 				e.StorageClass = "GLACIER"
 			}

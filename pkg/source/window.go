@@ -46,9 +46,14 @@ type Window struct {
 	bufs    []*dayBuf
 	limit   int           // days of index ≤ limit may be listed
 	raised  chan struct{} // closed (and replaced) when limit rises
-	served  int           // days before this index are served or passed over
+	latest  int           // the index of the latest day asked for; -1 before any
 	closing bool
 }
+
+// windowKeep is how many planned days before the latest one asked for a Window keeps
+// listing for, in case they are asked for yet: days are asked for by goroutines of their
+// own, which need not come in order. An older day not asked for is passed over.
+const windowKeep = 4
 
 // dayBuf gathers one planned day's objects from every folder's listing.
 type dayBuf struct {
@@ -56,6 +61,7 @@ type dayBuf struct {
 	pending int   // folders still listing the day
 	err     error // the first listing error
 	changed chan struct{}
+	asked   bool // Day has been called for it
 	drop    bool // passed over: objects are not kept
 }
 
@@ -69,7 +75,7 @@ func NewWindow(ctx context.Context, store storage.Storage, folders []trail.Folde
 	w := &Window{
 		store: store, folders: folders, concurrency: max(concurrency, 1), days: days,
 		index: make(map[trail.Day]int, len(days)), chain: make([]int, len(days)),
-		sem: make(chan struct{}, max(concurrency, 1)), raised: make(chan struct{}),
+		sem: make(chan struct{}, max(concurrency, 1)), raised: make(chan struct{}), latest: -1,
 	}
 	if l, ok := storage.AsListerAfter(store); ok {
 		w.lister = l
@@ -104,19 +110,25 @@ func (w *Window) Close() {
 
 // Day calls fn with every object of delivery day d in every folder, as listing pages
 // arrive, from the calling goroutine; it returns when the day is listed in every folder.
-// Planned days not asked for before d are passed over. A day that was not planned, or that
-// is asked for again or after a later day, is listed afresh (ListDay).
+// Days may be asked for from several goroutines at once, best in ascending order: planned
+// days more than a few (windowKeep) before the latest asked for are passed over. A day that
+// was not planned, is asked for again, or was passed over is listed afresh (ListDay).
 func (w *Window) Day(ctx context.Context, d trail.Day, fn func(Object) error) error {
 	w.mu.Lock()
 	i, ok := w.index[d]
-	if !ok || i < w.served || w.closing {
+	if !ok || w.bufs[i].asked || w.bufs[i].drop || w.closing {
 		w.mu.Unlock()
 		return ListDay(ctx, w.store, w.folders, d, w.concurrency, fn)
 	}
-	for k := w.served; k < i; k++ {
-		w.bufs[k].drop, w.bufs[k].objs = true, nil
+	w.bufs[i].asked = true
+	if i > w.latest {
+		w.latest = i
+		for k := range i - windowKeep {
+			if b := w.bufs[k]; !b.asked && !b.drop {
+				b.drop, b.objs = true, nil
+			}
+		}
 	}
-	w.served = i + 1
 	if w.limit < i+1 { // list the next day ahead while this one is served
 		w.limit = i + 1
 		close(w.raised)

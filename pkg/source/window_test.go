@@ -127,6 +127,11 @@ func TestWindowAgreesWithListDay(t *testing.T) {
 				asked = append(asked, d)
 			}
 		}
+		for i := 1; i < len(asked); i++ { // asked by goroutines of their own: not always in order
+			if rng.IntN(4) == 0 {
+				asked[i-1], asked[i] = asked[i], asked[i-1]
+			}
+		}
 		if len(asked) > 1 && rng.IntN(4) == 0 { // one day again, and one not planned
 			asked = append(asked, asked[0], first.AddDays(days+5))
 		}
@@ -139,6 +144,45 @@ func TestWindowAgreesWithListDay(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestWindowConcurrentDays: days asked for at once from goroutines of their own, as the
+// pipeline's day listers do, each get exactly ListDay's objects.
+func TestWindowConcurrentDays(t *testing.T) {
+	dir := t.TempDir()
+	folders := testFolders()
+	first := trail.Day{Year: 2024, Month: 12, Dom: 28}
+	const days = 10
+	windowTrail(t, dir, folders, first, days, func(f, d int) int { return (f + d) % 5 })
+	st, err := storage.OpenLocal(dir, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	for round := range 20 {
+		plan := trail.Range(first, first.AddDays(days-1))
+		w := source.NewWindow(context.Background(), st, folders, plan, 2)
+		var g errgroup.Group
+		got := make([][]string, len(plan))
+		for i, d := range plan {
+			g.Go(func() error {
+				return w.Day(context.Background(), d, func(o source.Object) error {
+					got[i] = append(got[i], fmt.Sprintf("%s %s %s", o.Key, o.Skip, o.Day))
+					return nil
+				})
+			})
+		}
+		if err := g.Wait(); err != nil {
+			t.Fatal(err)
+		}
+		w.Close()
+		for i, d := range plan {
+			slices.Sort(got[i])
+			if want := byDay(t, st, folders, d); !slices.Equal(got[i], want) {
+				t.Fatalf("round %d, day %s: Window gave %d objects, ListDay %d", round, d, len(got[i]), len(want))
+			}
+		}
 	}
 }
 
