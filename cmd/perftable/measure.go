@@ -60,8 +60,12 @@ func median(samples []sample) (time.Duration, int64) {
 type suite struct {
 	bin     string // the marketrail binary
 	rsswrap string // the rsswrap binary
+	inflate string // the inflate binary
 	work    string
 	srv     *server
+	// mrIDs are the event ids the last marketrail run on a local archive wrote, which
+	// DuckDB's runs on the same archive must match.
+	mrIDs map[*trailArchive][]string
 }
 
 // rssPrefix starts the line rsswrap writes last on standard error.
@@ -145,6 +149,19 @@ func (s *suite) marketrail(ctx context.Context, a *trailArchive, env []string, c
 		return smp, fmt.Errorf("marketrail read %d of %d log files and matched %d of %d events (exit %d)",
 			sum.Totals.LogFilesRead, len(a.logFiles), sum.Totals.EventsMatched, a.copies, sum.ExitCode)
 	}
+	if source == a.dir {
+		ids, err := parquetIDs(filepath.Join(dest, "events", "*", "*.parquet"))
+		if err != nil {
+			return smp, err
+		}
+		if err := sameIDs(ids, a.eventIDs); err != nil {
+			return smp, fmt.Errorf("marketrail's events table against the archive's Marketplace records: %w", err)
+		}
+		if s.mrIDs == nil {
+			s.mrIDs = map[*trailArchive][]string{}
+		}
+		s.mrIDs[a] = ids
+	}
 	return smp, nil
 }
 
@@ -181,6 +198,35 @@ func (s *suite) duckdb(ctx context.Context, a *trailArchive, cpus string, thread
 	}
 	if n, _ := strconv.Atoi(strings.TrimSpace(string(out))); n != a.copies {
 		return smp, fmt.Errorf("DuckDB wrote %s rows, want %d", out, a.copies)
+	}
+	ids, err := parquetIDs(filepath.Join(dest, "events", "*", "*.parquet"))
+	if err != nil {
+		return smp, err
+	}
+	if err := sameIDs(ids, a.eventIDs); err != nil {
+		return smp, fmt.Errorf("DuckDB's output against the archive's Marketplace records: %w", err)
+	}
+	if mr, ok := s.mrIDs[a]; ok {
+		if err := sameIDs(ids, mr); err != nil {
+			return smp, fmt.Errorf("DuckDB's output against marketrail's events table: %w", err)
+		}
+	}
+	return smp, nil
+}
+
+// inflateOnly runs the plain parallel inflate of the archive's files (cmd/perftable/inflate)
+// with GOMAXPROCS procs on cpus, and checks it inflated all of their JSON.
+func (s *suite) inflateOnly(ctx context.Context, a *trailArchive, cpus string, procs int) (sample, error) {
+	list := filepath.Join(s.work, "inflate-files.txt")
+	if err := os.WriteFile(list, []byte(strings.Join(a.logFiles, "\n")), 0o644); err != nil {
+		return sample{}, err
+	}
+	smp, out, err := s.child(ctx, []string{"GOMAXPROCS=" + strconv.Itoa(procs)}, cpus, s.inflate, list)
+	if err != nil {
+		return smp, err
+	}
+	if n, _ := strconv.ParseInt(strings.TrimSpace(string(out)), 10, 64); n != a.jsonBytes {
+		return smp, fmt.Errorf("the inflate inflated %s bytes, want %d", out, a.jsonBytes)
 	}
 	return smp, nil
 }
