@@ -17,7 +17,8 @@ import (
 // sample is one measured run.
 type sample struct {
 	wall   time.Duration
-	maxRSS int64 // bytes; 0 when not measured
+	maxRSS int64         // bytes; 0 when not measured
+	cpu    time.Duration // user and system time of the command and the children it waited for
 }
 
 // contender is one line of the table and its samples.
@@ -68,8 +69,21 @@ type suite struct {
 	mrIDs map[*trailArchive][]string
 }
 
-// rssPrefix starts the line rsswrap writes last on standard error.
-const rssPrefix = "rsswrap-maxrss-kb:"
+// rssPrefix and cpuPrefix start the lines rsswrap writes last on standard error.
+const (
+	rssPrefix = "rsswrap-maxrss-kb:"
+	cpuPrefix = "rsswrap-cpu-us:"
+)
+
+// medianCPU returns the median CPU time of samples.
+func medianCPU(samples []sample) time.Duration {
+	cpu := make([]sample, len(samples))
+	for i, s := range samples {
+		cpu[i].wall = s.cpu
+	}
+	t, _ := median(cpu)
+	return t
+}
 
 // child runs a command, pinned to cpus with taskset when cpus is set, and measures its wall
 // time and (through rsswrap) its peak RSS. stdout is returned for the caller's checks.
@@ -93,7 +107,11 @@ func (s *suite) child(ctx context.Context, env []string, cpus string, argv ...st
 		fmt.Sscan(errb.String()[i+len(rssPrefix):], &rss)
 		rss *= 1024 // Linux reports kilobytes
 	}
-	return sample{wall, rss}, out.Bytes(), nil
+	var cpuUS int64
+	if i := strings.LastIndex(errb.String(), cpuPrefix); i >= 0 {
+		fmt.Sscan(errb.String()[i+len(cpuPrefix):], &cpuUS)
+	}
+	return sample{wall, rss, time.Duration(cpuUS) * time.Microsecond}, out.Bytes(), nil
 }
 
 func tail(s string, n int) string {

@@ -86,14 +86,14 @@ func (l *localResult) table(w io.Writer, runs int) []target {
 	a := l.a
 	fmt.Fprintf(w, "\n%s: %d files, %.1f MB of gzip, %.1f MB of JSON, %d records, %.0f%% Marketplace events (%d).\n\n",
 		l.heading, len(a.logFiles), float64(a.gzBytes)/1e6, float64(a.jsonBytes)/1e6, a.records, a.cfg.MarketplaceRatio*100, a.copies)
-	fmt.Fprintln(w, "| run | cores | median time (s) | JSON MB/s | peak RSS (MiB) |")
-	fmt.Fprintln(w, "|---|---:|---:|---:|---:|")
+	fmt.Fprintln(w, "| run | cores | median time (s) | JSON MB/s | median CPU (s) | peak RSS (MiB) |")
+	fmt.Fprintln(w, "|---|---:|---:|---:|---:|---:|")
 	var rate []float64 // JSON MB/s of l.runs, in order
 	for _, c := range l.runs {
 		t, rss := median(c.samples)
 		mbs := float64(a.jsonBytes) / 1e6 / t.Seconds()
 		rate = append(rate, mbs)
-		fmt.Fprintf(w, "| %s | %d | %s | %.0f | %s |\n", c.name, c.cores, secs(t), mbs, mib(rss))
+		fmt.Fprintf(w, "| %s | %d | %s | %.0f | %s | %s |\n", c.name, c.cores, secs(t), mbs, secs(medianCPU(c.samples)), mib(rss))
 	}
 	// Per round: the time of contender i over that of j (a speed ratio of j over i).
 	ratio := func(i, j int) span {
