@@ -28,14 +28,15 @@ func manifestIDs(m *gentrail.Manifest) []string {
 }
 
 // parquetIDs reads the distinct event_id values of the Parquet files matching glob, sorted,
-// with DuckDB (linked into perftable for its peer).
+// with DuckDB (linked into perftable for its peer). A record without an eventID is left out,
+// as manifestIDs leaves it out, whether a contender wrote it as null or as "".
 func parquetIDs(glob string) ([]string, error) {
 	db, err := sql.Open("duckdb", "")
 	if err != nil {
 		return nil, err
 	}
 	defer db.Close()
-	q := fmt.Sprintf("SELECT DISTINCT event_id FROM read_parquet('%s', hive_partitioning = false) WHERE event_id IS NOT NULL ORDER BY event_id",
+	q := fmt.Sprintf("SELECT DISTINCT event_id FROM read_parquet('%s', hive_partitioning = false) WHERE event_id IS NOT NULL AND event_id <> '' ORDER BY event_id",
 		strings.ReplaceAll(glob, "'", "''"))
 	rows, err := db.Query(q)
 	if err != nil {
