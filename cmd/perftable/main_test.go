@@ -92,6 +92,13 @@ func TestReportLocal(t *testing.T) {
 	var full, only bytes.Buffer
 	report(&full, "go run ./cmd/perftable", "m", []*localResult{large(), escaped}, a, runs(1, 1, 1), nil, o)
 	report(&only, "go run ./cmd/perftable -only large", "m", []*localResult{large()}, nil, nil, nil, o)
+	// busy: the inflate's 2 ÷ 1 is 1.20 ×, so the 2-core target cannot be judged.
+	busy := &localResult{heading: "**Busy**", a: a, runs: runs(2, 1, 0.5, 2.5, 1.5, 0.6, 0.5), zcatMin: 1.7}
+	var busyOut bytes.Buffer
+	report(&busyOut, "go run ./cmd/perftable -only large", "m", []*localResult{busy}, nil, nil, nil, o)
+	if want := "| 2 cores: marketrail's 2-core ÷ 1-core speed ≥ 0.95 × the plain inflate's | 1.667 × (2.00 × against 1.20 ×) | 1.667–1.667 × | **not measurable**: the inflate's 2 ÷ 1 is 1.20 ×, the second core was busy |"; !strings.Contains(busyOut.String(), want) {
+		t.Errorf("the report of a busy run has no %q:\n%s", want, busyOut.String())
+	}
 	escapedLines := []string{
 		"**Large log files with escaped text, local folder**",
 		"| escaped text, 1 core: marketrail ≥ 2.0 × zcat \\| grep | 2.00 × | 2.00–2.00 × | yes |",
