@@ -7,7 +7,8 @@
 //	go run ./cmd/perftable              # the full measurement (a few minutes)
 //	go run ./cmd/perftable -quick       # tiny archives, one round: checks the harness works
 //	go run ./cmd/perftable -only latency     # the latency regime alone
-//	go run ./cmd/perftable -only escaped     # the escaped archive alone (large; local: both)
+//	go run ./cmd/perftable -only escaped     # the escaped archive alone, no S3
+//	go run ./cmd/perftable -only local       # the large and the escaped archives, no S3
 //	go run ./cmd/perftable sizes -lake DIR   # a lake's Parquet bytes per table and column
 //
 // It generates its archives with the repository's generator (internal/gentrail), cached in
@@ -22,8 +23,10 @@
 //     `zcat FILES |` concatenation, one line of hundreds of MB, is quadratic, so each file
 //     is given its own line.
 //   - marketrail run on a local folder, GOMAXPROCS=1 on one core, and on both cores.
-//   - DuckDB: read_json of the same .json.gz files, unnest Records, filter on eventSource,
-//     COPY … (FORMAT parquet, PARTITION_BY event_date), with 1 and 2 threads on as many cores.
+//   - DuckDB: read_json of the same .json.gz files with Records declared as a STRUCT of the
+//     job's fields, unnest Records, filter on eventSource, COPY … (FORMAT parquet,
+//     PARTITION_BY event_date), with 1 and 2 threads on as many cores. Its event ids, and
+//     marketrail's, are checked against the archive's and each other's after every run.
 //   - the plain inflate (cmd/perftable/inflate): the same files inflated and discarded, one
 //     file per core, GOMAXPROCS=1 on one core and 2 on both; its 2-core/1-core ratio is what
 //     the machine allows, and marketrail's is held to 95 % of it.
