@@ -86,7 +86,7 @@ func medianCPU(samples []sample) time.Duration {
 }
 
 // child runs a command, pinned to cpus with taskset when cpus is set, and measures its wall
-// time and (through rsswrap) its peak RSS. stdout is returned for the caller's checks.
+// time and (through rsswrap) its CPU time and peak RSS. stdout is returned for the caller's checks.
 func (s *suite) child(ctx context.Context, env []string, cpus string, argv ...string) (sample, []byte, error) {
 	if cpus != "" {
 		argv = append([]string{"taskset", "-c", cpus}, argv...)

@@ -8,7 +8,7 @@
 //
 //	GOMAXPROCS=2 taskset -c 0,1 inflate FILELIST
 //
-// FILELIST names the files, one per line.
+// FILELIST names the files, one per line (perftable's list of an archive's log files).
 package main
 
 import (
@@ -34,7 +34,7 @@ func main() {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
-	n, err := inflateAll(strings.Fields(string(list)), runtime.GOMAXPROCS(0))
+	n, err := inflateAll(strings.Split(strings.TrimSpace(string(list)), "\n"), runtime.GOMAXPROCS(0))
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
