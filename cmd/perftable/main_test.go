@@ -92,7 +92,7 @@ func TestReportLocal(t *testing.T) {
 	var full, only bytes.Buffer
 	report(&full, "go run ./cmd/perftable", "m", []*localResult{large(), escaped}, a, runs(1, 1, 1), nil, o)
 	report(&only, "go run ./cmd/perftable -only large", "m", []*localResult{large()}, nil, nil, nil, o)
-	// busy: the inflate's 2 ÷ 1 is 1.20 ×, so the 2-core target cannot be judged.
+	// busy: the inflate's 2 ÷ 1 is 1.20 ×, under busyCore, so the 2-core target cannot be judged.
 	busy := &localResult{heading: "**Busy**", a: a, runs: runs(2, 1, 0.5, 2.5, 1.5, 0.6, 0.5), zcatMin: 1.7}
 	var busyOut bytes.Buffer
 	report(&busyOut, "go run ./cmd/perftable -only large", "m", []*localResult{busy}, nil, nil, nil, o)
