@@ -56,7 +56,8 @@ type trailArchive struct {
 	gzBytes   int64
 	jsonBytes int64
 	records   int
-	copies    int // Marketplace record copies
+	copies    int      // Marketplace record copies
+	eventIDs  []string // the distinct eventIDs of the copies, sorted
 	cfg       gentrail.Config
 }
 
@@ -77,7 +78,7 @@ func archive(cfg gentrail.Config, dir string) (*trailArchive, error) {
 		}
 		logf("generated %d objects in %s", len(m.Objects), time.Since(began).Round(time.Millisecond))
 	}
-	a := &trailArchive{dir: dir, from: m.Window.From, to: m.Window.To, copies: len(m.Copies), cfg: cfg}
+	a := &trailArchive{dir: dir, from: m.Window.From, to: m.Window.To, copies: len(m.Copies), eventIDs: manifestIDs(m), cfg: cfg}
 	for _, o := range m.Objects {
 		if o.Kind != gentrail.KindLog || o.DeliveryDay < a.from || o.DeliveryDay > a.to {
 			continue

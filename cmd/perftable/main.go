@@ -8,6 +8,8 @@
 //	go run ./cmd/perftable -quick       # tiny archives, one round: checks the harness works
 //	go run ./cmd/perftable -only latency     # the latency regime alone
 //	go run ./cmd/perftable -only memory      # peak RSS at default settings on every archive
+//	go run ./cmd/perftable -only escaped     # the escaped archive alone, no S3
+//	go run ./cmd/perftable -only local       # the large and the escaped archives, no S3
 //	go run ./cmd/perftable sizes -lake DIR   # a lake's Parquet bytes per table and column
 //
 // It generates its archives with the repository's generator (internal/gentrail), cached in
@@ -22,9 +24,14 @@
 //     `zcat FILES |` concatenation, one line of hundreds of MB, is quadratic, so each file
 //     is given its own line.
 //   - marketrail run on a local folder, GOMAXPROCS=1 on one core, and on both cores.
-//   - DuckDB: read_json of the same .json.gz files, unnest Records, filter on eventSource,
-//     COPY … (FORMAT parquet, PARTITION_BY event_date), with 1 and 2 threads on as many cores.
-//   - the same three on the escaped archive (not with -quick): large files whose JSON is
+//   - DuckDB: read_json of the same .json.gz files with Records declared as a STRUCT of the
+//     job's fields, unnest Records, filter on eventSource, COPY … (FORMAT parquet,
+//     PARTITION_BY event_date), with 1 and 2 threads on as many cores. Its event ids, and
+//     marketrail's, are checked against the archive's and each other's after every run.
+//   - the plain inflate (cmd/perftable/inflate): the same files inflated and discarded, one
+//     file per core, GOMAXPROCS=1 on one core and 2 on both; its 2-core/1-core ratio is what
+//     the machine allows, and marketrail's is held to 95 % of it.
+//   - the same on the escaped archive (not with -quick): large files whose JSON is
 //     about 10 % backslashes, policy documents and templates logged as JSON text.
 //   - for many tiny objects on the S3 server: the fetch-only floor (list, then GetObject and
 //     discard every log file through aws-sdk-go-v2, with marketrail's concurrency) and
@@ -45,7 +52,6 @@ import (
 	"os/signal"
 	"path/filepath"
 	"runtime"
-	"slices"
 	"strings"
 	"syscall"
 	"time"
@@ -72,10 +78,10 @@ func main() {
 	fs.StringVar(&o.work, "work", filepath.Join(os.TempDir(), "marketrail-perf"), "folder for the archives (kept between runs) and scratch output")
 	fs.IntVar(&o.runs, "runs", 5, "rounds of the interleaved measurements; the table shows medians")
 	fs.BoolVar(&o.quick, "quick", false, "tiny archives and one round: checks that the harness works, measures nothing useful")
-	fs.IntVar(&o.workers, "workers", 32, "workers for the tiny-object comparison (marketrail --workers and the fetch floor's concurrency)")
-	fs.StringVar(&o.sweep, "sweep", "1,2,4,8,32,128", "worker counts of the S3 scaling table")
+	fs.IntVar(&o.workers, "workers", 32, "requests in flight for the tiny-object comparison (marketrail --requests and the fetch floor's concurrency)")
+	fs.StringVar(&o.sweep, "sweep", "1,2,4,8,32,128", "requests in flight (marketrail --requests, the floor's concurrency) of the S3 scaling table")
 	fs.StringVar(&o.plot, "plot", "", "also draw the S3 scaling table as a PNG to this file")
-	fs.StringVar(&o.only, "only", "", "measure only this part: latency (the latency regime, issue 12) or memory (peak RSS at default settings on every archive, issue 12)")
+	fs.StringVar(&o.only, "only", "", "measure only this part: latency (the latency regime, issue 12), memory (peak RSS at default settings on every archive, issue 12), large or escaped (an archive of large files and its targets), local (both)")
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "Usage: go run ./cmd/perftable [flags]\n\nMeasures marketrail against zcat|grep, DuckDB and the S3 fetch floor; prints a markdown table.\n\nFlags:\n")
 		fs.PrintDefaults()
@@ -120,66 +126,84 @@ func run(ctx context.Context, o options) error {
 		return fmt.Errorf("-sweep: %w", err)
 	}
 	switch {
-	case o.only == "latency" && o.quick:
-		return fmt.Errorf("-only latency: the latency regime is not part of -quick")
+	case o.only != "" && o.quick:
+		return fmt.Errorf("-only %s: -quick runs everything, once, on tiny archives", o.only)
 	case o.only == "latency":
 		return runLatency(ctx, o)
 	case o.only == "memory":
 		return runMemory(ctx, o)
-	case o.only != "":
-		return fmt.Errorf("-only %q: the parts that run alone are latency and memory", o.only)
+	case o.only != "" && o.only != "large" && o.only != "escaped" && o.only != "local":
+		return fmt.Errorf("-only %q: the parts that run alone are latency, memory, large, escaped and local (large and escaped)", o.only)
 	}
-	bin, rsswrap, err := tools(ctx, o.work)
+	s, err := newSuite(ctx, o.work)
 	if err != nil {
 		return err
 	}
-	large, err := archive(largeConfig(o.quick), filepath.Join(o.work, "large"+suffix(o.quick)))
-	if err != nil {
-		return err
-	}
-	// The escaped archive is measured in the full run only: -quick (the test suite's run)
-	// checks the harness, and the large archive's contenders already do that.
-	var escaped *trailArchive
-	if !o.quick {
-		if escaped, err = archive(escapedConfig(o.quick), filepath.Join(o.work, "escaped")); err != nil {
-			return err
-		}
-	}
-	busy, err := archive(busyConfig(o.quick), filepath.Join(o.work, "busy"+suffix(o.quick)))
-	if err != nil {
-		return err
-	}
-	tiny, srv, bucket, err := servedTiny(ctx, o.work, o.quick)
-	if err != nil {
-		return err
-	}
-	defer srv.stop()
-
 	cores := runtime.NumCPU()
 	both := "0"
 	if cores > 1 {
 		both = "0,1"
 	}
-	s := &suite{bin: bin, rsswrap: rsswrap, work: o.work, srv: srv}
-	largeRuns := s.localContenders(large, both)
-	var escapedRuns []*contender
-	if escaped != nil {
-		escapedRuns = s.localContenders(escaped, both)
+	var locals []*localResult
+	if o.only != "escaped" {
+		large, err := archive(largeConfig(o.quick), filepath.Join(o.work, "large"+suffix(o.quick)))
+		if err != nil {
+			return err
+		}
+		locals = append(locals, &localResult{heading: "**Large log files, local folder**", a: large, runs: s.localContenders(large, both), zcatMin: 1.7, rss: true})
 	}
-	tinyRuns := []*contender{
-		{name: "SDK fetch only (floor)", cores: 2, workers: o.workers, run: func(ctx context.Context) (sample, error) { return s.fetch(ctx, tiny, bucket, o.workers) }},
-		{name: "marketrail", cores: 2, workers: o.workers, run: func(ctx context.Context) (sample, error) { return s.marketrailS3(ctx, tiny, bucket, o.workers) }},
-		{name: "marketrail, default workers", cores: 2, workers: 0, run: func(ctx context.Context) (sample, error) { return s.marketrailS3(ctx, tiny, bucket, 0) }},
+	// The escaped archive is measured in the full run only: -quick (the test suite's run)
+	// checks the harness, and the large archive's contenders already do that.
+	if !o.quick && o.only != "large" {
+		escaped, err := archive(escapedConfig(o.quick), filepath.Join(o.work, "escaped"))
+		if err != nil {
+			return err
+		}
+		locals = append(locals, &localResult{heading: "**Large log files with escaped text, local folder** (policy documents and templates as JSON text)",
+			a: escaped, runs: s.localContenders(escaped, both), prefix: "escaped text, ", zcatMin: 2.0})
 	}
-	// The memory table: marketrail at default settings on every archive; on the large,
-	// escaped and tiny ones these are runs of the tables above.
-	memory := []*memoryRow{{"large files, local folder", large, largeRuns[2]}}
-	if escaped != nil {
-		memory = append(memory, &memoryRow{"escaped text, local folder", escaped, escapedRuns[2]})
+	var tiny *trailArchive
+	var tinyRuns []*contender
+	var bucket string
+	if o.only == "" {
+		var srv *server
+		if tiny, srv, bucket, err = servedTiny(ctx, o.work, o.quick); err != nil {
+			return err
+		}
+		defer srv.stop()
+		s.srv = srv
+		tinyRuns = []*contender{
+			{name: "SDK fetch only (floor)", cores: 2, workers: o.workers, run: func(ctx context.Context) (sample, error) { return s.fetch(ctx, tiny, bucket, o.workers) }},
+			{name: "marketrail", cores: 2, workers: o.workers, run: func(ctx context.Context) (sample, error) { return s.marketrailS3(ctx, tiny, bucket, o.workers) }},
+			{name: "marketrail, default workers", cores: 2, workers: 0, run: func(ctx context.Context) (sample, error) { return s.marketrailS3(ctx, tiny, bucket, 0) }},
+		}
 	}
-	busyRow := &memoryRow{"one busy delivery day, local folder", busy, s.defaultLocal(busy, both)}
-	memory = append(memory, &memoryRow{"many tiny objects, S3 server", tiny, tinyRuns[2]}, busyRow)
-	all := slices.Concat(largeRuns, escapedRuns, tinyRuns, []*contender{busyRow.run})
+	// The memory table (full run): marketrail at default settings on every archive,
+	// runs of the tables above where there is one, and a busy day's.
+	var memory []*memoryRow
+	if o.only == "" {
+		busy, err := archive(busyConfig(o.quick), filepath.Join(o.work, "busy"+suffix(o.quick)))
+		if err != nil {
+			return err
+		}
+		for _, l := range locals {
+			name := "large files, local folder"
+			if l.prefix != "" {
+				name = "escaped text, local folder"
+			}
+			memory = append(memory, &memoryRow{name, l.a, l.runs[2]})
+		}
+		memory = append(memory, &memoryRow{"many tiny objects, S3 server", tiny, tinyRuns[2]},
+			&memoryRow{"one busy delivery day, local folder", busy, s.defaultLocal(busy, both)})
+	}
+	var all []*contender
+	for _, l := range locals {
+		all = append(all, l.runs...)
+	}
+	all = append(all, tinyRuns...)
+	if memory != nil {
+		all = append(all, memory[len(memory)-1].run) // the busy day's: only in the memory table
+	}
 	for r := range o.runs {
 		for _, c := range all {
 			logf("round %d/%d: %s", r+1, o.runs, c.label())
@@ -189,6 +213,12 @@ func run(ctx context.Context, o options) error {
 			}
 			c.samples = append(c.samples, smp)
 		}
+	}
+	command := "go run ./cmd/perftable"
+	if o.only != "" {
+		command += " -only " + o.only
+		report(o.out, command, machine(), locals, nil, nil, nil, o)
+		return nil
 	}
 	var scaling []*scalePoint
 	sweepRuns := min(o.runs, 3)
@@ -216,8 +246,10 @@ func run(ctx context.Context, o options) error {
 			return err
 		}
 	}
-	report(o.out, machine(), large, escaped, tiny, largeRuns, escapedRuns, tinyRuns, scaling, o)
-	reportMemory(o.out, memory, o.runs)
+	report(o.out, command, machine(), locals, tiny, tinyRuns, scaling, o)
+	if memory != nil {
+		reportMemory(o.out, memory, o.runs)
+	}
 	if latency != nil {
 		reportLatency(o.out, tiny, latency)
 	}
@@ -232,7 +264,7 @@ func run(ctx context.Context, o options) error {
 
 // runLatency measures the latency regime alone (-only latency).
 func runLatency(ctx context.Context, o options) error {
-	bin, rsswrap, err := tools(ctx, o.work)
+	s, err := newSuite(ctx, o.work)
 	if err != nil {
 		return err
 	}
@@ -241,7 +273,7 @@ func runLatency(ctx context.Context, o options) error {
 		return err
 	}
 	defer srv.stop()
-	s := &suite{bin: bin, rsswrap: rsswrap, work: o.work, srv: srv}
+	s.srv = srv
 	latency, err := s.latencyRegime(ctx, tiny, bucket, min(o.runs, 3))
 	if err != nil {
 		return err
@@ -251,19 +283,24 @@ func runLatency(ctx context.Context, o options) error {
 	return nil
 }
 
-// tools builds, into work, the two programs every measurement runs: the marketrail binary
-// and the peak-RSS wrapper.
-func tools(ctx context.Context, work string) (bin, rsswrap string, err error) {
+// newSuite builds, into work, the programs the measurements run — the marketrail binary,
+// the peak-RSS wrapper and the plain inflate — and returns a suite that runs them (its S3
+// server not yet set).
+func newSuite(ctx context.Context, work string) (*suite, error) {
 	if err := os.MkdirAll(work, 0o755); err != nil {
-		return "", "", err
+		return nil, err
 	}
-	if bin, err = build(ctx, work, "./cmd/marketrail"); err != nil {
-		return "", "", err
+	s := &suite{work: work}
+	for _, b := range []struct {
+		bin *string
+		pkg string
+	}{{&s.bin, "./cmd/marketrail"}, {&s.rsswrap, "./cmd/perftable/rsswrap"}, {&s.inflate, "./cmd/perftable/inflate"}} {
+		var err error
+		if *b.bin, err = build(ctx, work, b.pkg); err != nil {
+			return nil, err
+		}
 	}
-	if rsswrap, err = build(ctx, work, "./cmd/perftable/rsswrap"); err != nil {
-		return "", "", err
-	}
-	return bin, rsswrap, nil
+	return s, nil
 }
 
 // servedTiny makes the archive of tiny objects and uploads it to a new local S3 server,
@@ -286,7 +323,8 @@ func servedTiny(ctx context.Context, work string, quick bool) (*trailArchive, *s
 }
 
 // localContenders are the runs on an archive of large files in a local folder: zcat|grep,
-// marketrail on 1 and 2 cores, DuckDB with 1 and 2 threads, in that order.
+// marketrail on 1 and 2 cores, DuckDB with 1 and 2 threads, and the plain inflate on 1 and
+// 2 cores, in that order (report's zcatGrep … inflate2).
 func (s *suite) localContenders(a *trailArchive, both string) []*contender {
 	return []*contender{
 		{name: "zcat \\| grep -c marketplace", cores: 1, run: func(ctx context.Context) (sample, error) { return s.zcatGrep(ctx, a) }},
@@ -294,6 +332,8 @@ func (s *suite) localContenders(a *trailArchive, both string) []*contender {
 		{name: "marketrail", cores: 2, run: func(ctx context.Context) (sample, error) { return s.marketrailLocal(ctx, a, both, 2) }},
 		{name: "DuckDB", cores: 1, run: func(ctx context.Context) (sample, error) { return s.duckdb(ctx, a, "0", 1) }},
 		{name: "DuckDB", cores: 2, run: func(ctx context.Context) (sample, error) { return s.duckdb(ctx, a, both, 2) }},
+		{name: "gzip inflate only (klauspost, 1 file per core)", cores: 1, run: func(ctx context.Context) (sample, error) { return s.inflateOnly(ctx, a, "0", 1) }},
+		{name: "gzip inflate only (klauspost, 1 file per core)", cores: 2, run: func(ctx context.Context) (sample, error) { return s.inflateOnly(ctx, a, both, 2) }},
 	}
 }
 

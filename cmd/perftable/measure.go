@@ -17,7 +17,8 @@ import (
 // sample is one measured run.
 type sample struct {
 	wall   time.Duration
-	maxRSS int64 // bytes; 0 when not measured
+	maxRSS int64         // bytes; 0 when not measured
+	cpu    time.Duration // user and system time of the command and the children it waited for
 }
 
 // contender is one line of the table and its samples.
@@ -60,15 +61,32 @@ func median(samples []sample) (time.Duration, int64) {
 type suite struct {
 	bin     string // the marketrail binary
 	rsswrap string // the rsswrap binary
+	inflate string // the inflate binary
 	work    string
 	srv     *server
+	// mrIDs are the event ids the last marketrail run on a local archive wrote, which
+	// DuckDB's runs on the same archive must match.
+	mrIDs map[*trailArchive][]string
 }
 
-// rssPrefix starts the line rsswrap writes last on standard error.
-const rssPrefix = "rsswrap-maxrss-kb:"
+// rssPrefix and cpuPrefix start the lines rsswrap writes last on standard error.
+const (
+	rssPrefix = "rsswrap-maxrss-kb:"
+	cpuPrefix = "rsswrap-cpu-us:"
+)
+
+// medianCPU returns the median CPU time of samples.
+func medianCPU(samples []sample) time.Duration {
+	cpu := make([]sample, len(samples))
+	for i, s := range samples {
+		cpu[i].wall = s.cpu
+	}
+	t, _ := median(cpu)
+	return t
+}
 
 // child runs a command, pinned to cpus with taskset when cpus is set, and measures its wall
-// time and (through rsswrap) its peak RSS. stdout is returned for the caller's checks.
+// time and (through rsswrap) its CPU time and peak RSS. stdout is returned for the caller's checks.
 func (s *suite) child(ctx context.Context, env []string, cpus string, argv ...string) (sample, []byte, error) {
 	if cpus != "" {
 		argv = append([]string{"taskset", "-c", cpus}, argv...)
@@ -89,7 +107,11 @@ func (s *suite) child(ctx context.Context, env []string, cpus string, argv ...st
 		fmt.Sscan(errb.String()[i+len(rssPrefix):], &rss)
 		rss *= 1024 // Linux reports kilobytes
 	}
-	return sample{wall, rss}, out.Bytes(), nil
+	var cpuUS int64
+	if i := strings.LastIndex(errb.String(), cpuPrefix); i >= 0 {
+		fmt.Sscan(errb.String()[i+len(cpuPrefix):], &cpuUS)
+	}
+	return sample{wall, rss, time.Duration(cpuUS) * time.Microsecond}, out.Bytes(), nil
 }
 
 func tail(s string, n int) string {
@@ -145,6 +167,19 @@ func (s *suite) marketrail(ctx context.Context, a *trailArchive, env []string, c
 		return smp, fmt.Errorf("marketrail read %d of %d log files and matched %d of %d events (exit %d)",
 			sum.Totals.LogFilesRead, len(a.logFiles), sum.Totals.EventsMatched, a.copies, sum.ExitCode)
 	}
+	if source == a.dir {
+		ids, err := parquetIDs(filepath.Join(dest, "events", "*", "*.parquet"))
+		if err != nil {
+			return smp, err
+		}
+		if err := sameIDs(ids, a.eventIDs); err != nil {
+			return smp, fmt.Errorf("marketrail's events table against the archive's Marketplace records: %w", err)
+		}
+		if s.mrIDs == nil {
+			s.mrIDs = map[*trailArchive][]string{}
+		}
+		s.mrIDs[a] = ids
+	}
 	return smp, nil
 }
 
@@ -154,8 +189,8 @@ func (s *suite) marketrailLocal(ctx context.Context, a *trailArchive, cpus strin
 
 func (s *suite) marketrailS3(ctx context.Context, a *trailArchive, bucket string, workers int) (sample, error) {
 	var extra []string
-	if workers > 0 {
-		extra = []string{"--workers", strconv.Itoa(workers)}
+	if workers > 0 { // the floor's requests in flight: marketrail's --requests
+		extra = []string{"--requests", strconv.Itoa(workers)}
 	}
 	return s.marketrail(ctx, a, s.srv.env(), "", "s3://"+bucket, extra...)
 }
@@ -181,6 +216,35 @@ func (s *suite) duckdb(ctx context.Context, a *trailArchive, cpus string, thread
 	}
 	if n, _ := strconv.Atoi(strings.TrimSpace(string(out))); n != a.copies {
 		return smp, fmt.Errorf("DuckDB wrote %s rows, want %d", out, a.copies)
+	}
+	ids, err := parquetIDs(filepath.Join(dest, "events", "*", "*.parquet"))
+	if err != nil {
+		return smp, err
+	}
+	if err := sameIDs(ids, a.eventIDs); err != nil {
+		return smp, fmt.Errorf("DuckDB's output against the archive's Marketplace records: %w", err)
+	}
+	if mr, ok := s.mrIDs[a]; ok {
+		if err := sameIDs(ids, mr); err != nil {
+			return smp, fmt.Errorf("DuckDB's output against marketrail's events table: %w", err)
+		}
+	}
+	return smp, nil
+}
+
+// inflateOnly runs the plain parallel inflate of the archive's files (cmd/perftable/inflate)
+// with GOMAXPROCS procs on cpus, and checks it inflated all of their JSON.
+func (s *suite) inflateOnly(ctx context.Context, a *trailArchive, cpus string, procs int) (sample, error) {
+	list := filepath.Join(s.work, "inflate-files.txt")
+	if err := os.WriteFile(list, []byte(strings.Join(a.logFiles, "\n")), 0o644); err != nil {
+		return sample{}, err
+	}
+	smp, out, err := s.child(ctx, []string{"GOMAXPROCS=" + strconv.Itoa(procs)}, cpus, s.inflate, list)
+	if err != nil {
+		return smp, err
+	}
+	if n, _ := strconv.ParseInt(strings.TrimSpace(string(out)), 10, 64); n != a.jsonBytes {
+		return smp, fmt.Errorf("the inflate inflated %s bytes, want %d", out, a.jsonBytes)
 	}
 	return smp, nil
 }

@@ -86,7 +86,7 @@ func (s *suite) memoryRows(large, escaped, busy, tiny *trailArchive, bucket, bot
 // runMemory measures the memory table alone (-only memory): marketrail at its default
 // settings on every archive, interleaved over the rounds.
 func runMemory(ctx context.Context, o options) error {
-	bin, rsswrap, err := tools(ctx, o.work)
+	s, err := newSuite(ctx, o.work)
 	if err != nil {
 		return err
 	}
@@ -109,7 +109,7 @@ func runMemory(ctx context.Context, o options) error {
 		return err
 	}
 	defer srv.stop()
-	s := &suite{bin: bin, rsswrap: rsswrap, work: o.work, srv: srv}
+	s.srv = srv
 	rows := s.memoryRows(large, escaped, busy, tiny, bucket, bothCores())
 	for r := range o.runs {
 		for _, m := range rows {
@@ -193,8 +193,8 @@ func reportMemory(w io.Writer, rows []*memoryRow, rounds int) {
 	})
 	ratio := float64(largest) / float64(max(smallest, 1))
 	targets := []target{
-		{"peak RSS ≤ 200 MiB at default settings, every archive (the largest peak of any round)", mib(worst) + " MiB", "–", worst <= memTarget},
-		{fmt.Sprintf("largest peak (%s) ≤ 1.3 × the smallest", largestName), fmt.Sprintf("%.2f ×", ratio), ratios.format("%.2f", " ×"), ratio <= memRatio},
+		{what: "peak RSS ≤ 200 MiB at default settings, every archive (the largest peak of any round)", measured: mib(worst) + " MiB", rounds: "–", met: worst <= memTarget},
+		{what: fmt.Sprintf("largest peak (%s) ≤ 1.3 × the smallest", largestName), measured: fmt.Sprintf("%.2f ×", ratio), rounds: ratios.format("%.2f", " ×"), met: ratio <= memRatio},
 	}
 	fmt.Fprintln(w, "\n| target | measured (medians) | range over the rounds | met |")
 	fmt.Fprintln(w, "|---|---:|---:|---|")

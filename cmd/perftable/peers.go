@@ -18,6 +18,14 @@ import (
 	"github.com/marketrail/marketrail/pkg/storage"
 )
 
+// duckdbRecords is the type the DuckDB job declares for a log file's Records: a list of
+// structs of only the members the job reads, the payloads kept as JSON text. This is DuckDB
+// at its strongest for this job: it skips every other member of a record without building
+// it, where the form 'JSON[]' with json_extract keeps each record as JSON text and parses it
+// again for every member taken (1.19 × the CPU time on the large archive and 1.23 × on the
+// escaped one, measured on the development machine).
+const duckdbRecords = "STRUCT(eventID VARCHAR, eventTime VARCHAR, eventSource VARCHAR, eventName VARCHAR, requestParameters JSON, responseElements JSON)[]"
+
 // duckdbJob is the peer: DuckDB doing marketrail's job on the same files — read the gzipped
 // JSON, unnest Records, keep the Marketplace events, write them as Parquet partitioned by
 // event_date — with a given number of threads. It prints the rows written.
@@ -46,20 +54,18 @@ func duckdbJob(args []string) int {
 	stmts := []string{
 		fmt.Sprintf("SET threads = %d", *threads),
 		fmt.Sprintf(`COPY (
-			SELECT json_extract_string(r, '$.eventID') AS event_id,
-			       CAST(json_extract_string(r, '$.eventTime') AS TIMESTAMP) AS event_time,
-			       src AS event_source,
-			       json_extract_string(r, '$.eventName') AS event_name,
-			       json_extract_string(r, '$.requestParameters') AS request_parameters,
-			       json_extract_string(r, '$.responseElements') AS response_elements,
-			       strftime(CAST(json_extract_string(r, '$.eventTime') AS TIMESTAMP), '%%Y-%%m-%%d') AS event_date
-			FROM (
-				SELECT r, json_extract_string(r, '$.eventSource') AS src
-				FROM (SELECT unnest(Records) AS r
-				      FROM read_json([%s], columns = {Records: 'JSON[]'}, format = 'auto', maximum_object_size = 268435456))
-			)
-			WHERE src LIKE '%%marketplace%%.amazonaws.com'
-		) TO '%s' (FORMAT parquet, COMPRESSION zstd, PARTITION_BY (event_date))`, strings.Join(quoted, ","), strings.ReplaceAll(*dest, "'", "''")),
+			SELECT r.eventID AS event_id,
+			       CAST(r.eventTime AS TIMESTAMP) AS event_time,
+			       r.eventSource AS event_source,
+			       r.eventName AS event_name,
+			       CAST(r.requestParameters AS VARCHAR) AS request_parameters,
+			       CAST(r.responseElements AS VARCHAR) AS response_elements,
+			       strftime(CAST(r.eventTime AS TIMESTAMP), '%%Y-%%m-%%d') AS event_date
+			FROM (SELECT unnest(Records) AS r
+			      FROM read_json([%s], format = 'unstructured', maximum_object_size = 268435456,
+			                     columns = {Records: '%s'}))
+			WHERE r.eventSource LIKE '%%marketplace%%.amazonaws.com'
+		) TO '%s' (FORMAT parquet, COMPRESSION zstd, PARTITION_BY (event_date))`, strings.Join(quoted, ","), duckdbRecords, strings.ReplaceAll(*dest, "'", "''")),
 	}
 	for _, s := range stmts {
 		if _, err := db.Exec(s); err != nil {

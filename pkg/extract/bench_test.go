@@ -112,6 +112,11 @@ func BenchmarkInflateScanFilter(b *testing.B) { benchScan(b, true, true) }
 // on its own copy of the state: how the hot loop alone scales with cores (-cpu 1,2).
 func BenchmarkInflateScanFilterParallel(b *testing.B) {
 	text, gz := benchInput()
+	benchParallel(b, text, gz)
+}
+
+// benchParallel inflates, scans and filters gz (the gzip of text) on every core at once.
+func benchParallel(b *testing.B, text, gz []byte) {
 	b.SetBytes(int64(len(text)))
 	b.ReportAllocs()
 	b.RunParallel(func(pb *testing.PB) {

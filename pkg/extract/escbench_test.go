@@ -9,6 +9,8 @@ import (
 	"strings"
 	"sync"
 	"testing"
+
+	kgzip "github.com/klauspost/compress/gzip"
 )
 
 // escapedPolicy returns a small IAM policy document as JSON text, varied by rng.
@@ -110,6 +112,15 @@ var escapedBenchInput = sync.OnceValue(func() []byte {
 	return text
 })
 
+// escapedBenchGzip is escapedBenchInput compressed as benchInput is.
+var escapedBenchGzip = sync.OnceValue(func() []byte {
+	var b bytes.Buffer
+	w := kgzip.NewWriter(&b)
+	w.Write(escapedBenchInput())
+	w.Close()
+	return b.Bytes()
+})
+
 // TestEscapedTrail checks the escaped benchmark input: valid, framed as encoding/json frames
 // it, and about 10% backslashes.
 func TestEscapedTrail(t *testing.T) {
@@ -154,3 +165,24 @@ func benchScanText(b *testing.B, text []byte, filter bool) {
 
 func BenchmarkScanEscaped(b *testing.B)       { benchScanText(b, escapedBenchInput(), false) }
 func BenchmarkScanEscapedFilter(b *testing.B) { benchScanText(b, escapedBenchInput(), true) }
+
+// BenchmarkInflateScanEscapedFilter is the hot path of a log file of escaped text: inflate,
+// scan and filter through a Reader, as BenchmarkInflateScanFilter does for plain text.
+func BenchmarkInflateScanEscapedFilter(b *testing.B) {
+	text, gz := escapedBenchInput(), escapedBenchGzip()
+	var r Reader
+	src := bytes.NewReader(gz)
+	scanEach(b, text, true, func() io.Reader {
+		src.Reset(gz)
+		if err := r.Reset(src); err != nil {
+			b.Fatal(err)
+		}
+		return &r
+	})
+}
+
+// BenchmarkInflateScanEscapedFilterParallel is BenchmarkInflateScanFilterParallel on escaped
+// text: how its hot loop alone scales with cores (-cpu 1,2).
+func BenchmarkInflateScanEscapedFilterParallel(b *testing.B) {
+	benchParallel(b, escapedBenchInput(), escapedBenchGzip())
+}

@@ -1,5 +1,6 @@
-// Command rsswrap runs a command and then writes its peak resident memory on standard error,
-// as a last line "rsswrap-maxrss-kb: N". perftable starts every measured command through it:
+// Command rsswrap runs a command and then writes its CPU time (user and system, its own and
+// that of the children it waited for) and its peak resident memory on standard error, as
+// two last lines "rsswrap-cpu-us: N" and "rsswrap-maxrss-kb: N". perftable starts every measured command through it:
 // Linux counts in a process's peak RSS the memory of the process that forked it, up to its
 // exec, so a command started straight from perftable (large, and linked with DuckDB) would
 // seem as large as perftable. Started from this small process, it is measured alone (give
@@ -26,7 +27,7 @@ func main() {
 		os.Exit(1)
 	}
 	if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
-		fmt.Fprintf(os.Stderr, "\nrsswrap-maxrss-kb: %d\n", ru.Maxrss)
+		fmt.Fprintf(os.Stderr, "\nrsswrap-cpu-us: %d\nrsswrap-maxrss-kb: %d\n", (cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime()).Microseconds(), ru.Maxrss)
 	}
 	os.Exit(cmd.ProcessState.ExitCode())
 }
