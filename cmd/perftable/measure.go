@@ -64,6 +64,11 @@ type suite struct {
 	inflate string // the inflate binary
 	work    string
 	srv     *server
+	// destBucket, when set, is a bucket of the S3 server that marketrail's runs write
+	// their lakes to (a new prefix each run), as a production run writes to S3, instead of
+	// a local folder.
+	destBucket string
+	runs       int // marketrail runs so far, naming their destinations
 	// mrIDs are the event ids the last marketrail run on a local archive wrote, which
 	// DuckDB's runs on the same archive must match.
 	mrIDs map[*trailArchive][]string
@@ -153,6 +158,10 @@ func (s *suite) marketrail(ctx context.Context, a *trailArchive, env []string, c
 		return sample{}, err
 	}
 	defer os.RemoveAll(dest)
+	if s.destBucket != "" {
+		s.runs++
+		dest = fmt.Sprintf("s3://%s/lake-%d", s.destBucket, s.runs)
+	}
 	args := append([]string{s.bin, "run", "--source", source, "--dest", dest, "--from", a.from, "--to", a.to,
 		"--progress", "off", "--log-format", "json"}, extra...)
 	smp, out, err := s.child(ctx, env, cpus, args...)

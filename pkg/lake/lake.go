@@ -566,6 +566,11 @@ func (w *Writer) publish(ctx context.Context, lease *Lease, f file, meta []parqu
 	if err := lease.Check(); err != nil {
 		return 0, fmt.Errorf("put %s: %w", f.key, err)
 	}
+	// What a run killed while writing this key left (a local folder's temporary file):
+	// under the day's lease no other run writes it now.
+	if err := storage.Tidy(ctx, w.Dest, f.key); err != nil {
+		return 0, err
+	}
 	return size, w.Dest.Put(ctx, f.key, &hookReader{r: tmp, at: size / 2, fn: func() { w.hook(HookUpload) }}, size)
 }
 
@@ -687,6 +692,11 @@ func (w *Writer) writeManifest(ctx context.Context, lease *Lease, src *Sources, 
 	b, err := json.MarshalIndent(m, "", "  ")
 	if err != nil {
 		return err
+	}
+	if lease != nil && m.State == StatePublishing { // the day's first write under its lease
+		if err := storage.Tidy(ctx, w.Dest, ManifestDir+d+".json"); err != nil {
+			return err
+		}
 	}
 	if lease == nil {
 		if err := w.Dest.Put(ctx, ManifestDir+d+".json", bytes.NewReader(b), int64(len(b))); err != nil {

@@ -488,11 +488,11 @@ func run(ctx context.Context, cfg Config, rep *report.Report) error {
 			}
 		}()
 		published := make(chan *dayState)
-		// One day publishes at a time (the lake uploads a day's files several at once): a
-		// run killed while publishing then has one day's upload in flight, never another
-		// day's half-written file beside it, which a later run that writes the same keys
-		// would not clean up (a local destination's temporary file).
-		publishTurn := make(chan struct{}, 1)
+		// Days publish at once, each in a goroutine of its own: a day's publishing is round
+		// trips to the destination (its manifest, files, lease) that need not wait for
+		// another day's. (A run killed while publishing may leave a local destination's
+		// temporary files of several days; the lake removes them when it writes those keys
+		// again, storage.Tidy.)
 		publishing := 0
 		in := msgs
 		finish := func(st *dayState) {
@@ -601,15 +601,7 @@ func run(ctx context.Context, cfg Config, rep *report.Report) error {
 				st.tail = t
 				publishing++
 				g.Go(func() error {
-					select {
-					case publishTurn <- struct{}{}:
-					case <-ctx.Done(): // not published: its spill files go
-						st.spill.remove()
-						st.rows.remove()
-						return ctx.Err()
-					}
 					err := publish(ctx, writer, st.day, st, log)
-					<-publishTurn
 					if rerr := st.plan.lease.Release(context.WithoutCancel(ctx)); err == nil && rerr != nil {
 						log.Warn("could not release a lease: it expires by itself", "delivery_day", st.day.String(), "error", rerr.Error())
 					}

@@ -280,6 +280,15 @@ func (l *Local) Delete(ctx context.Context, key string) error {
 	return l.removeTemps(key)
 }
 
+// Tidy implements Tidier: it removes the temporary files of Puts of key that a killed
+// process left.
+func (l *Local) Tidy(ctx context.Context, key string) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	return l.removeTemps(key)
+}
+
 // removeTemps removes the leftover temporary files of Puts of key.
 func (l *Local) removeTemps(key string) error {
 	dir, name := path.Split(key)

@@ -85,3 +85,27 @@ func ReadAll(ctx context.Context, s Storage, key string) ([]byte, error) {
 	})
 	return b, err
 }
+
+// Tidier is implemented by a Storage whose Put can leave a file behind when its process is
+// killed mid-write (a local folder's hidden temporary files; an S3 PutObject leaves
+// nothing). Tidy removes those left by Puts of key. It must be called only while no other
+// Put of key can be in progress: a live Put would fail at its end.
+type Tidier interface {
+	Tidy(ctx context.Context, key string) error
+}
+
+// Tidy removes what killed Puts of key left in s (or in the storage s wraps), if s is a
+// Tidier; else it does nothing.
+func Tidy(ctx context.Context, s Storage, key string) error {
+	for s != nil {
+		if t, ok := s.(Tidier); ok {
+			return t.Tidy(ctx, key)
+		}
+		u, ok := s.(unwrapper)
+		if !ok {
+			break
+		}
+		s = u.Unwrap()
+	}
+	return nil
+}
