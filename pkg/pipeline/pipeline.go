@@ -69,7 +69,7 @@ type Config struct {
 	Requests     int
 	FetchBuffer  int64
 	Listings     int // folder listings at once; 0 means 32
-	DaysInFlight int // delivery days read ahead of the one being written; 0 means 2
+	DaysInFlight int // delivery days read ahead of the one being written; 0 means 4
 	MaxRowsFile  int // rows per Parquet file before splitting; 0 means the lake's default
 	// MaxObjectBytes is how much JSON text one object may inflate to before it fails (a gzip
 	// bomb); 0 means DefaultMaxObjectBytes.
@@ -199,7 +199,7 @@ func (cfg *Config) defaults() {
 		cfg.Listings = 32
 	}
 	if cfg.DaysInFlight <= 0 {
-		cfg.DaysInFlight = 2
+		cfg.DaysInFlight = 4
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
@@ -296,6 +296,16 @@ func run(ctx context.Context, cfg Config, rep *report.Report) error {
 	if err != nil {
 		return fmt.Errorf("discover trail folders in %s: %w", cfg.Source, err)
 	}
+	// The days' listings, each trail folder's consecutive days (and each day's day before,
+	// for its tail) in one listing, the next day listed ahead. Listing reads the source
+	// only, so it starts now, while the destination is checked.
+	days := cfg.Days()
+	listed := make([]trail.Day, 0, 2*len(days))
+	for _, d := range days {
+		listed = append(listed, d.AddDays(-1), d)
+	}
+	win := source.NewWindow(ctx, cfg.Source, folders, listed, cfg.Listings)
+	defer win.Close()
 	var leaser *lake.Leaser
 	if !cfg.DryRun {
 		if err := lake.Claim(ctx, cfg.Dest, cfg.Version); err != nil {
@@ -331,7 +341,6 @@ func run(ctx context.Context, cfg Config, rep *report.Report) error {
 			log.Warn("--no-lease: delivery days are written without leases; two runs writing one day at once can lose data")
 		}
 	}
-	days := cfg.Days()
 	rep.Folders = len(folders)
 	log.Info("discovered trail folders", "source", cfg.Source.String(), "folders", len(folders),
 		"from", cfg.From.String(), "to", cfg.To.String(), "days", len(days), "workers", cfg.Workers, "requests", cfg.Requests)
@@ -351,14 +360,6 @@ func run(ctx context.Context, cfg Config, rep *report.Report) error {
 	var empty emptyDays
 	defer func() { empty.mark(rep) }()
 	g, ctx := errgroup.WithContext(ctx)
-	// The days' listings, each trail folder's consecutive days (and each day's day before,
-	// for its tail) in one listing, the next day listed ahead.
-	listed := make([]trail.Day, 0, 2*len(days))
-	for _, d := range days {
-		listed = append(listed, d.AddDays(-1), d)
-	}
-	win := source.NewWindow(ctx, cfg.Source, folders, listed, cfg.Listings)
-	defer win.Close()
 	jobs := make(chan job, cfg.Requests)
 	ready := make(chan fetched, cfg.Requests)
 	msgs := make(chan message, cfg.Requests)
