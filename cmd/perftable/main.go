@@ -175,7 +175,7 @@ func run(ctx context.Context, o options) error {
 		tinyRuns = []*contender{
 			{name: "SDK fetch only (floor)", cores: 2, workers: o.workers, run: func(ctx context.Context) (sample, error) { return s.fetch(ctx, tiny, bucket, o.workers) }},
 			{name: "marketrail", cores: 2, workers: o.workers, run: func(ctx context.Context) (sample, error) { return s.marketrailS3(ctx, tiny, bucket, o.workers) }},
-			{name: "marketrail, default workers", cores: 2, workers: 0, run: func(ctx context.Context) (sample, error) { return s.marketrailS3(ctx, tiny, bucket, 0) }},
+			{name: "marketrail, default settings", cores: 2, workers: 0, run: func(ctx context.Context) (sample, error) { return s.marketrailS3(ctx, tiny, bucket, 0) }},
 		}
 	}
 	// The memory table (full run): marketrail at default settings on every archive,

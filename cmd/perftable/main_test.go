@@ -41,7 +41,7 @@ func TestQuick(t *testing.T) {
 	table := out.String()
 	for _, want := range []string{
 		"| zcat \\| grep -c marketplace | 1 |", "| marketrail | 1 |", "| marketrail | 2 |", "| DuckDB | 1 |", "| DuckDB | 2 |",
-		"| SDK fetch only (floor) | 4 |", "| marketrail | 4 |", "| marketrail, default workers | default |",
+		"| SDK fetch only (floor) | 4 |", "| marketrail | 4 |", "| marketrail, default settings | default |",
 		"| 1 core: marketrail ≥ 1.7 × zcat \\| grep |", "| tiny objects: within 1.25 × the fetch-only floor |",
 		"| gzip inflate only (klauspost, 1 file per core) | 1 |", "| gzip inflate only (klauspost, 1 file per core) | 2 |",
 		"| 2 cores: marketrail's 2-core ÷ 1-core speed ≥ 0.95 × the plain inflate's |",
