@@ -60,9 +60,17 @@ type unwrapper interface{ Unwrap() Storage }
 // AsConditional returns s's conditional writes, looking through wrappers such as
 // WithRetry's, or an error wrapping ErrNoConditional.
 func AsConditional(s Storage) (Conditional, error) {
+	if c, ok := as[Conditional](s); ok {
+		return c, nil
+	}
+	return nil, ErrNoConditional
+}
+
+// as returns s, or the storage s wraps (through Unwrap methods), as a T, if one is.
+func as[T any](s Storage) (T, bool) {
 	for s != nil {
-		if c, ok := s.(Conditional); ok {
-			return c, nil
+		if t, ok := s.(T); ok {
+			return t, true
 		}
 		u, ok := s.(unwrapper)
 		if !ok {
@@ -70,5 +78,6 @@ func AsConditional(s Storage) (Conditional, error) {
 		}
 		s = u.Unwrap()
 	}
-	return nil, ErrNoConditional
+	var none T
+	return none, false
 }

@@ -18,16 +18,4 @@ type ListerAfter interface {
 
 // AsListerAfter returns s, or the storage s wraps (a Storage with an Unwrap method, as
 // WithRetry's), as a ListerAfter, if it is one.
-func AsListerAfter(s Storage) (ListerAfter, bool) {
-	for s != nil {
-		if l, ok := s.(ListerAfter); ok {
-			return l, true
-		}
-		u, ok := s.(unwrapper)
-		if !ok {
-			break
-		}
-		s = u.Unwrap()
-	}
-	return nil, false
-}
+func AsListerAfter(s Storage) (ListerAfter, bool) { return as[ListerAfter](s) }

@@ -97,15 +97,8 @@ type Tidier interface {
 // Tidy removes what killed Puts of key left in s (or in the storage s wraps), if s is a
 // Tidier; else it does nothing.
 func Tidy(ctx context.Context, s Storage, key string) error {
-	for s != nil {
-		if t, ok := s.(Tidier); ok {
-			return t.Tidy(ctx, key)
-		}
-		u, ok := s.(unwrapper)
-		if !ok {
-			break
-		}
-		s = u.Unwrap()
+	if t, ok := as[Tidier](s); ok {
+		return t.Tidy(ctx, key)
 	}
 	return nil
 }
