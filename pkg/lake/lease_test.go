@@ -100,6 +100,9 @@ func TestLeaseExclusive(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		if la.Contended() {
+			t.Errorf("a free day's lease says another run held it")
+		}
 		var held *HeldError
 		if _, err := b.Acquire(ctx, leaseDay); !errors.As(err, &held) || held.Holder != a.Holder() {
 			t.Fatalf("second run took a held day: %v", err)
@@ -117,8 +120,37 @@ func TestLeaseExclusive(t *testing.T) {
 		if err != nil {
 			t.Fatalf("day free after release: %v", err)
 		}
+		if lb.Contended() {
+			t.Errorf("a day released before it was asked for says another run held it")
+		}
 		if err := lb.Release(ctx); err != nil {
 			t.Fatal(err)
+		}
+
+		// A run that waits for the holder to release: what the holder wrote meanwhile may
+		// be newer than a listing made before, which Contended says.
+		la, err = a.Acquire(ctx, leaseDay)
+		if err != nil {
+			t.Fatal(err)
+		}
+		waiter := newLeaser(t, dest, LeaseOptions{TTL: ttl, Wait: 10 * ttl})
+		got := make(chan *Lease)
+		go func() {
+			l, err := waiter.Acquire(ctx, leaseDay)
+			if err != nil {
+				t.Error(err)
+			}
+			got <- l
+		}()
+		time.Sleep(ttl / 4)
+		if err := la.Release(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if lw := <-got; lw != nil {
+			if !lw.Contended() {
+				t.Errorf("a lease taken after waiting for another run does not say so")
+			}
+			lw.Release(ctx)
 		}
 	})
 }
@@ -182,6 +214,9 @@ func TestLeaseTakeover(t *testing.T) {
 		}
 		if waited := time.Since(start); waited < ttl/2 {
 			t.Errorf("took over after %v, before the lease could expire (TTL %v)", waited, ttl)
+		}
+		if !lb.Contended() {
+			t.Errorf("a lease taken over from another run does not say so")
 		}
 		if err := la.Check(); !errors.Is(err, ErrLeaseLost) {
 			t.Errorf("old holder's fence after takeover: %v", err)

@@ -109,3 +109,74 @@ func (u unconditional) Put(ctx context.Context, key string, r io.ReadSeeker, siz
 }
 func (u unconditional) Delete(ctx context.Context, key string) error { return u.s.Delete(ctx, key) }
 func (u unconditional) String() string                               { return u.s.String() }
+
+// TestWaitedDayListedAfresh: the days' listings run ahead of their leases, so a day whose
+// lease another run held, and that run's wait let new log files arrive, is listed again once
+// the lease is taken: the new log file is read. (Without that, the listing made ahead would
+// miss it, and the day would be written, and recorded complete, without it.)
+func TestWaitedDayListedAfresh(t *testing.T) {
+	from, _ := sampleWindow(t)
+	src := copyTree(t, sample)
+	dest := t.TempDir()
+	other, err := storage.OpenLocal(dest, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.Close()
+	ls, err := lake.NewLeaser(other, lake.LeaseOptions{TTL: time.Hour, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	held := from.AddDays(1)
+	l, err := ls.Acquire(context.Background(), held)
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan *report.Report)
+	go func() {
+		cfg := pipeline.Config{Source: open(t, src, false), Dest: open(t, dest, true), From: from, To: held,
+			Version: "test", Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), LeaseTTL: time.Second, LeaseWait: 20 * time.Second}
+		rep, err := pipeline.Run(context.Background(), cfg)
+		if err != nil {
+			t.Error(err)
+		}
+		done <- rep
+	}()
+	// The first day's reading has the held day listed ahead meanwhile; then a log file
+	// arrives in the held day, and the other run lets go.
+	time.Sleep(time.Second)
+	logs, err := filepath.Glob(filepath.Join(src, "AWSLogs", "*", "CloudTrail", "us-east-1", filepath.FromSlash(held.Path()), "*.json.gz"))
+	if err != nil || len(logs) == 0 {
+		t.Fatalf("no log file of %s in the sample: %v", held, err)
+	}
+	b, err := os.ReadFile(logs[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	late := logs[0][:len(logs[0])-len("XXXXXXXXXXXXXXXX.json.gz")] + "LateArrivalXXXXX.json.gz"
+	if err := os.WriteFile(late, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := l.Release(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	rep := <-done
+	if rep == nil {
+		t.FailNow()
+	}
+	want, _ := filepath.Rel(src, late)
+	for _, d := range rep.Days {
+		if d.DeliveryDay != held.String() {
+			continue
+		}
+		m, err := (&lake.Writer{Dest: other}).ReadManifest(context.Background(), held)
+		if err != nil || m == nil {
+			t.Fatalf("manifest of %s: %v", held, err)
+		}
+		if !slices.ContainsFunc(m.Inputs, func(in lake.Input) bool { return in.Key == filepath.ToSlash(want) }) {
+			t.Errorf("the held day was written from the listing made before its lease: %s is not among its %d inputs (%d log files read)", want, len(m.Inputs), d.LogFilesRead)
+		}
+		return
+	}
+	t.Errorf("no report of %s", held)
+}
