@@ -455,7 +455,12 @@ func CheckLeases(ctx context.Context, dest storage.Storage) error {
 		return fmt.Errorf("%s: %w", dest, err)
 	}
 	key := LeaseDir + "probe-" + randomToken() + ".json"
-	defer dest.Delete(context.WithoutCancel(ctx), key)
+	removed := false
+	defer func() { // when the check stopped before its conditional delete
+		if !removed {
+			dest.Delete(context.WithoutCancel(ctx), key)
+		}
+	}()
 	put := func(body, match string) (etag string, err error) {
 		for attempt := 1; ; attempt++ {
 			etag, err = c.PutIf(ctx, key, []byte(body), match)
@@ -489,5 +494,6 @@ func CheckLeases(ctx context.Context, dest storage.Storage) error {
 	if err != nil {
 		return fmt.Errorf("check conditional writes in %s: %w", dest, err)
 	}
+	removed = true
 	return nil
 }
