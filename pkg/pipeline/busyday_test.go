@@ -1,17 +1,13 @@
 package pipeline_test
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"io"
 	"log/slog"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"regexp"
-	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -179,13 +175,7 @@ func TestBusyDayMemory(t *testing.T) {
 	if testing.Short() {
 		t.Skip("-short: builds the binary and reads 200 MB of JSON")
 	}
-	bin := t.TempDir()
-	for _, cmd := range []string{"marketrail", "perftable/rsswrap"} {
-		out, err := exec.Command("go", "build", "-o", bin, "../../cmd/"+cmd).CombinedOutput()
-		if err != nil {
-			t.Fatalf("go build %s: %v\n%s", cmd, err, out)
-		}
-	}
+	bin := buildMeasured(t)
 	src, dest, scratch := t.TempDir(), t.TempDir(), t.TempDir()
 	m, err := gentrail.Generate(src, gentrail.Config{
 		Seed: 13, Start: time.Date(2024, 7, 1, 0, 0, 0, 0, time.UTC), Days: 1,
@@ -194,23 +184,7 @@ func TestBusyDayMemory(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.Command(filepath.Join(bin, "rsswrap"), filepath.Join(bin, "marketrail"), "run", "--source", src, "--dest", dest,
-		"--from", m.Window.From, "--to", m.Window.To, "--progress", "off")
-	cmd.Env = append(os.Environ(), "TMPDIR="+scratch, "GOMAXPROCS=2", "GOMEMLIMIT=", "GOGC=")
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	if err := cmd.Run(); err != nil {
-		t.Fatalf("marketrail run: %v\n%s", err, tail(stderr.String(), 2000))
-	}
-	match := regexp.MustCompile(`rsswrap-maxrss-kb: (\d+)`).FindStringSubmatch(stderr.String())
-	if match == nil {
-		t.Fatalf("no peak memory in the output:\n%s", tail(stderr.String(), 2000))
-	}
-	kb, _ := strconv.ParseInt(match[1], 10, 64)
-	var rep report.Report
-	if err := json.Unmarshal(stdout.Bytes(), &rep); err != nil {
-		t.Fatalf("summary: %v\n%s", err, tail(stdout.String(), 2000))
-	}
+	rep, kb := measuredRun(t, bin, scratch, src, dest, m.Window.From, m.Window.To)
 	t.Logf("%d Marketplace records, %d events written: peak resident memory %d MiB", rep.Totals.EventsMatched, rep.Totals.RowsWritten["events"], kb>>10)
 	if rep.ExitCode != report.ExitOK || rep.Totals.EventsMatched != int64(len(m.Copies)) || rep.Totals.EventsMatched < 45_000 {
 		t.Fatalf("exit %d, %d records matched; want 0 and the manifest's %d (at least 45,000)", rep.ExitCode, rep.Totals.EventsMatched, len(m.Copies))

@@ -150,39 +150,18 @@ func TestHugeRecordsMemory(t *testing.T) {
 	if testing.Short() {
 		t.Skip("-short: writes 100 MB and reads 1 GB of JSON")
 	}
-	bin := t.TempDir()
-	for _, cmd := range []string{"marketrail", "perftable/rsswrap"} {
-		out, err := exec.Command("go", "build", "-o", bin, "../../cmd/"+cmd).CombinedOutput()
-		if err != nil {
-			t.Fatalf("go build %s: %v\n%s", cmd, err, out)
-		}
-	}
+	bin := buildMeasured(t)
 	src, dest, scratch := t.TempDir(), t.TempDir(), t.TempDir()
 	sums := writeHugeArchive(t, src, hugeDay, 60, hugeKinds)
 
-	cmd := exec.Command(filepath.Join(bin, "rsswrap"), filepath.Join(bin, "marketrail"), "run", "--source", src, "--dest", dest,
-		"--from", hugeDay.String(), "--to", hugeDay.String(), "--progress", "off")
-	// GOMAXPROCS=2: the default pool of 8 workers (the issue's machine), whatever this one has.
-	cmd.Env = append(os.Environ(), "TMPDIR="+scratch, "GOMAXPROCS=2", "GOMEMLIMIT=", "GOGC=")
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	if err := cmd.Run(); err != nil {
-		t.Fatalf("marketrail run: %v\n%s", err, tail(stderr.String(), 2000))
-	}
-	m := regexp.MustCompile(`rsswrap-maxrss-kb: (\d+)`).FindStringSubmatch(stderr.String())
-	if m == nil {
-		t.Fatalf("no peak memory in the output:\n%s", tail(stderr.String(), 2000))
-	}
-	kb, _ := strconv.ParseInt(m[1], 10, 64)
+	// GOMAXPROCS=2 (in measuredRun): the default pool of 8 workers (the issue's machine),
+	// whatever this one has.
+	rep, kb := measuredRun(t, bin, scratch, src, dest, hugeDay.String(), hugeDay.String())
 	t.Logf("peak resident memory: %d MiB", kb>>10)
 	if kb<<10 > hugeMemoryLimit {
 		t.Errorf("peak resident memory %d MiB, want at most %d MiB", kb>>10, hugeMemoryLimit>>20)
 	}
 
-	var rep report.Report
-	if err := json.Unmarshal(stdout.Bytes(), &rep); err != nil {
-		t.Fatalf("summary: %v\n%s", err, tail(stdout.String(), 2000))
-	}
 	var wantQ []int
 	for i, k := range hugeKinds {
 		if k != hugeOther {
@@ -249,3 +228,43 @@ func TestHugeRecordsMemory(t *testing.T) {
 
 // tail returns the last n bytes of s.
 func tail(s string, n int) string { return s[max(0, len(s)-n):] }
+
+// buildMeasured builds marketrail and perftable's rsswrap (which reports a command's peak
+// resident memory) into a temporary folder, and returns it.
+func buildMeasured(t *testing.T) string {
+	t.Helper()
+	bin := t.TempDir()
+	for _, cmd := range []string{"marketrail", "perftable/rsswrap"} {
+		out, err := exec.Command("go", "build", "-o", bin, "../../cmd/"+cmd).CombinedOutput()
+		if err != nil {
+			t.Fatalf("go build %s: %v\n%s", cmd, err, out)
+		}
+	}
+	return bin
+}
+
+// measuredRun runs the marketrail binary of bin (buildMeasured) from src to dest over the
+// delivery days from to to, with $TMPDIR scratch, GOMAXPROCS=2 and the Go runtime's memory
+// settings at their defaults, under rsswrap; it returns the run's summary and its peak
+// resident memory in KiB. The run must exit (its status is the summary's to check).
+func measuredRun(t *testing.T, bin, scratch, src, dest, from, to string) (report.Report, int64) {
+	t.Helper()
+	cmd := exec.Command(filepath.Join(bin, "rsswrap"), filepath.Join(bin, "marketrail"), "run", "--source", src, "--dest", dest,
+		"--from", from, "--to", to, "--progress", "off")
+	cmd.Env = append(os.Environ(), "TMPDIR="+scratch, "GOMAXPROCS=2", "GOMEMLIMIT=", "GOGC=")
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("marketrail run: %v\n%s", err, tail(stderr.String(), 2000))
+	}
+	m := regexp.MustCompile(`rsswrap-maxrss-kb: (\d+)`).FindStringSubmatch(stderr.String())
+	if m == nil {
+		t.Fatalf("no peak memory in the output:\n%s", tail(stderr.String(), 2000))
+	}
+	kb, _ := strconv.ParseInt(m[1], 10, 64)
+	var rep report.Report
+	if err := json.Unmarshal(stdout.Bytes(), &rep); err != nil {
+		t.Fatalf("summary: %v\n%s", err, tail(stdout.String(), 2000))
+	}
+	return rep, kb
+}
