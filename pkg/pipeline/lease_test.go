@@ -16,6 +16,7 @@ import (
 	"github.com/marketrail/marketrail/pkg/pipeline"
 	"github.com/marketrail/marketrail/pkg/report"
 	"github.com/marketrail/marketrail/pkg/storage"
+	"github.com/marketrail/marketrail/pkg/trail"
 )
 
 // TestHeldDayReported: a day another run holds throughout the wait is reported held, with
@@ -24,20 +25,8 @@ import (
 func TestHeldDayReported(t *testing.T) {
 	from, to, clean := cleanRun(t)
 	dest := t.TempDir()
-	other, err := storage.OpenLocal(dest, true)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer other.Close()
-	ls, err := lake.NewLeaser(other, lake.LeaseOptions{TTL: time.Hour, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
-	if err != nil {
-		t.Fatal(err)
-	}
 	held := from.AddDays(1)
-	l, err := ls.Acquire(context.Background(), held)
-	if err != nil {
-		t.Fatal(err)
-	}
+	ls, l := holdDay(t, dest, held)
 	rep := run(t, sample, dest, from, to, func(c *pipeline.Config) { c.LeaseTTL, c.LeaseWait = time.Second, 300*time.Millisecond })
 	if rep.ExitCode != report.ExitObjectsFail || rep.Status != report.StatusDaysHeld || rep.DaysHeld != 1 {
 		t.Fatalf("exit %d, status %s, %d days held", rep.ExitCode, rep.Status, rep.DaysHeld)
@@ -118,20 +107,8 @@ func TestWaitedDayListedAfresh(t *testing.T) {
 	from, _ := sampleWindow(t)
 	src := copyTree(t, sample)
 	dest := t.TempDir()
-	other, err := storage.OpenLocal(dest, true)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer other.Close()
-	ls, err := lake.NewLeaser(other, lake.LeaseOptions{TTL: time.Hour, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
-	if err != nil {
-		t.Fatal(err)
-	}
 	held := from.AddDays(1)
-	l, err := ls.Acquire(context.Background(), held)
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, l := holdDay(t, dest, held)
 	done := make(chan *report.Report)
 	go func() {
 		cfg := pipeline.Config{Source: open(t, src, false), Dest: open(t, dest, true), From: from, To: held,
@@ -169,7 +146,7 @@ func TestWaitedDayListedAfresh(t *testing.T) {
 		if d.DeliveryDay != held.String() {
 			continue
 		}
-		m, err := (&lake.Writer{Dest: other}).ReadManifest(context.Background(), held)
+		m, err := (&lake.Writer{Dest: open(t, dest, false)}).ReadManifest(context.Background(), held)
 		if err != nil || m == nil {
 			t.Fatalf("manifest of %s: %v", held, err)
 		}
@@ -179,4 +156,19 @@ func TestWaitedDayListedAfresh(t *testing.T) {
 		return
 	}
 	t.Errorf("no report of %s", held)
+}
+
+// holdDay takes delivery day d's lease in the destination folder dest as another run would
+// (for an hour), and returns that run's leaser and the lease.
+func holdDay(t *testing.T, dest string, d trail.Day) (*lake.Leaser, *lake.Lease) {
+	t.Helper()
+	ls, err := lake.NewLeaser(open(t, dest, true), lake.LeaseOptions{TTL: time.Hour, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	l, err := ls.Acquire(context.Background(), d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ls, l
 }
