@@ -73,16 +73,7 @@ func TestListingRequestsAtScale(t *testing.T) {
 		t.Fatalf("generated %d accounts and %d log folders, want 100 × 17 at least", len(accounts), len(folders))
 	}
 
-	proxy, err := faultproxy.New(srv.Endpoint, faultproxy.Config{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer proxy.Close()
-	t.Setenv("AWS_ENDPOINT_URL_S3", proxy.URL)
-	pc, err := storage.NewS3Client(context.Background(), storage.S3Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	pc, proxy := throughProxy(t, srv.Endpoint)
 	st := storage.NewS3(pc, bucket, "")
 	found, err := source.Discover(context.Background(), st, source.Selection{}, 16)
 	if err != nil {
@@ -113,4 +104,22 @@ func TestListingRequestsAtScale(t *testing.T) {
 	if proxy.MaxInFlight.Load() < 4 {
 		t.Errorf("at most %d requests at once: the listings are not concurrent", proxy.MaxInFlight.Load())
 	}
+}
+
+// throughProxy returns an S3 client configured as marketrail's (the endpoint from
+// AWS_ENDPOINT_URL_S3) whose requests go through a new faultproxy in front of endpoint, to
+// be counted there; the proxy closes when the test ends.
+func throughProxy(t *testing.T, endpoint string) (*s3.Client, *faultproxy.Proxy) {
+	t.Helper()
+	proxy, err := faultproxy.New(endpoint, faultproxy.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(proxy.Close)
+	t.Setenv("AWS_ENDPOINT_URL_S3", proxy.URL)
+	c, err := storage.NewS3Client(context.Background(), storage.S3Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c, proxy
 }

@@ -15,7 +15,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"golang.org/x/sync/errgroup"
 
-	"github.com/marketrail/marketrail/internal/faultproxy"
 	"github.com/marketrail/marketrail/internal/s3test"
 	"github.com/marketrail/marketrail/pkg/source"
 	"github.com/marketrail/marketrail/pkg/storage"
@@ -61,9 +60,22 @@ func windowTrail(t *testing.T, dir string, folders []trail.Folder, first trail.D
 // byDay lists each day with ListDay, the listing Window must agree with.
 func byDay(t *testing.T, st storage.Storage, folders []trail.Folder, d trail.Day) []string {
 	t.Helper()
+	return listed(t, d, func(ctx context.Context, d trail.Day, fn func(source.Object) error) error {
+		return source.ListDay(ctx, st, folders, d, 4, fn)
+	})
+}
+
+func windowDay(t *testing.T, w *source.Window, d trail.Day) []string {
+	t.Helper()
+	return listed(t, d, w.Day)
+}
+
+// listed returns what list gives of day d, an object a line (describe), sorted.
+func listed(t *testing.T, d trail.Day, list func(context.Context, trail.Day, func(source.Object) error) error) []string {
+	t.Helper()
 	var got []string
-	if err := source.ListDay(context.Background(), st, folders, d, 4, func(o source.Object) error {
-		got = append(got, fmt.Sprintf("%s %s %s", o.Key, o.Skip, o.Day))
+	if err := list(context.Background(), d, func(o source.Object) error {
+		got = append(got, describe(o))
 		return nil
 	}); err != nil {
 		t.Fatal(err)
@@ -72,18 +84,9 @@ func byDay(t *testing.T, st storage.Storage, folders []trail.Folder, d trail.Day
 	return got
 }
 
-func windowDay(t *testing.T, w *source.Window, d trail.Day) []string {
-	t.Helper()
-	var got []string
-	if err := w.Day(context.Background(), d, func(o source.Object) error {
-		got = append(got, fmt.Sprintf("%s %s %s", o.Key, o.Skip, o.Day))
-		return nil
-	}); err != nil {
-		t.Fatal(err)
-	}
-	slices.Sort(got)
-	return got
-}
+// describe is what the tests compare of a listed object: its key, why it is skipped, and
+// its delivery day.
+func describe(o source.Object) string { return fmt.Sprintf("%s %s %s", o.Key, o.Skip, o.Day) }
 
 func testFolders() []trail.Folder {
 	return []trail.Folder{
@@ -168,7 +171,7 @@ func TestWindowConcurrentDays(t *testing.T) {
 		for i, d := range plan {
 			g.Go(func() error {
 				return w.Day(context.Background(), d, func(o source.Object) error {
-					got[i] = append(got[i], fmt.Sprintf("%s %s %s", o.Key, o.Skip, o.Day))
+					got[i] = append(got[i], describe(o))
 					return nil
 				})
 			})
@@ -216,16 +219,7 @@ func TestWindowRequests(t *testing.T) {
 	if err := g.Wait(); err != nil {
 		t.Fatal(err)
 	}
-	proxy, err := faultproxy.New(srv.Endpoint, faultproxy.Config{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer proxy.Close()
-	t.Setenv("AWS_ENDPOINT_URL_S3", proxy.URL)
-	pc, err := storage.NewS3Client(context.Background(), storage.S3Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	pc, proxy := throughProxy(t, srv.Endpoint)
 	st := storage.WithRetry(storage.NewS3(pc, bucket, ""), storage.RetryPolicy{})
 
 	march := func(dom int) trail.Day { return trail.Day{Year: 2024, Month: 3, Dom: dom} }
