@@ -388,6 +388,16 @@ func (l *Lease) renewOnce(ctx context.Context) error {
 	}
 }
 
+// detach stops renewing the lease and forgets it in its Leaser (ReleaseAll), without
+// deleting it. Call it once (under l.once).
+func (l *Lease) detach() {
+	close(l.stop)
+	<-l.done
+	l.ls.mu.Lock()
+	delete(l.ls.held, l)
+	l.ls.mu.Unlock()
+}
+
 // Release stops renewing the lease and deletes it, conditional on its ETag (a lease that
 // another run took over is left to it). A lease that cannot be deleted expires by itself.
 func (l *Lease) Release(ctx context.Context) error {
@@ -396,11 +406,7 @@ func (l *Lease) Release(ctx context.Context) error {
 	}
 	var err error
 	l.once.Do(func() {
-		close(l.stop)
-		<-l.done
-		l.ls.mu.Lock()
-		delete(l.ls.held, l)
-		l.ls.mu.Unlock()
+		l.detach()
 		l.mu.Lock()
 		etag, lost := l.etag, l.lost
 		l.mu.Unlock()

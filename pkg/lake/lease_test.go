@@ -7,7 +7,9 @@ import (
 	"fmt"
 	"io"
 	"iter"
+	"log/slog"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -72,13 +74,7 @@ func newLeaser(t *testing.T, dest storage.Storage, opts LeaseOptions) *Leaser {
 
 // abandon stops renewing l without releasing it: the lease a killed or paused run leaves.
 func abandon(l *Lease) {
-	l.once.Do(func() {
-		close(l.stop)
-		<-l.done
-		l.ls.mu.Lock()
-		delete(l.ls.held, l)
-		l.ls.mu.Unlock()
-	})
+	l.once.Do(l.detach)
 }
 
 func forEachStore(t *testing.T, fn func(t *testing.T, kind string)) {
@@ -133,7 +129,8 @@ func TestLeaseExclusive(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		waiter := newLeaser(t, dest, LeaseOptions{TTL: ttl, Wait: 10 * ttl})
+		waiting := make(chan struct{})
+		waiter := newLeaser(t, dest, LeaseOptions{TTL: ttl, Wait: 10 * ttl, Logger: slog.New(onMessage{waiting: waiting, once: new(sync.Once)})})
 		got := make(chan *Lease)
 		go func() {
 			l, err := waiter.Acquire(ctx, leaseDay)
@@ -142,7 +139,7 @@ func TestLeaseExclusive(t *testing.T) {
 			}
 			got <- l
 		}()
-		time.Sleep(ttl / 4)
+		<-waiting // the waiter found the day held
 		if err := la.Release(ctx); err != nil {
 			t.Fatal(err)
 		}
@@ -485,3 +482,20 @@ func (p plain) Put(ctx context.Context, key string, r io.ReadSeeker, size int64)
 }
 func (p plain) Delete(ctx context.Context, key string) error { return p.l.Delete(ctx, key) }
 func (p plain) String() string                               { return p.l.String() }
+
+// onMessage is a log handler that closes waiting at the first "waiting for its lease"
+// record: the moment a run finds the day held and starts to wait.
+type onMessage struct {
+	waiting chan struct{}
+	once    *sync.Once
+}
+
+func (h onMessage) Enabled(context.Context, slog.Level) bool { return true }
+func (h onMessage) WithAttrs([]slog.Attr) slog.Handler       { return h }
+func (h onMessage) WithGroup(string) slog.Handler            { return h }
+func (h onMessage) Handle(_ context.Context, r slog.Record) error {
+	if strings.Contains(r.Message, "waiting for its lease") {
+		h.once.Do(func() { close(h.waiting) })
+	}
+	return nil
+}
