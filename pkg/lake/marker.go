@@ -24,22 +24,6 @@ var ErrForeignDest = errors.New("destination holds data but no marketrail marker
 // work starts, that the destination can be written); one that holds anything else is
 // refused, so a wrong --dest never loses someone's data.
 func Claim(ctx context.Context, dest storage.Storage, version string) error {
-	// The destination's listing is needed only when it has no marker: take it at the same
-	// time as the marker, one round trip instead of two for a new destination.
-	type entry struct {
-		e   storage.Entry
-		err error
-	}
-	listed := make(chan []entry, 1)
-	lctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	go func() {
-		var es []entry
-		for e, err := range dest.List(lctx, "", true) {
-			es = append(es, entry{e, err})
-		}
-		listed <- es
-	}()
 	_, err := storage.ReadAll(ctx, dest, MarkerKey)
 	if err == nil {
 		return nil
@@ -47,8 +31,7 @@ func Claim(ctx context.Context, dest storage.Storage, version string) error {
 	if !errors.Is(err, storage.ErrNotExist) {
 		return fmt.Errorf("read destination %s: %w", dest, err)
 	}
-	for _, le := range <-listed {
-		e, err := le.e, le.err
+	for e, err := range dest.List(ctx, "", true) {
 		if err != nil {
 			return fmt.Errorf("list destination %s: %w", dest, err)
 		}
