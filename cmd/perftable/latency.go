@@ -5,7 +5,10 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"runtime"
 	"strconv"
+	"strings"
+	"syscall"
 	"time"
 
 	"github.com/marketrail/marketrail/internal/faultproxy"
@@ -82,7 +85,11 @@ func (s *suite) latencyRegime(ctx context.Context, tiny *trailArchive, bucket st
 	for r := range rounds {
 		for _, pt := range res.floor {
 			logf("latency regime %d/%d: fetch floor, %d in flight", r+1, rounds, pt.workers)
-			smp, err := proxied.fetch(ctx, tiny, bucket, pt.workers)
+			var smp sample
+			err := s.besideCPU(&smp, func() (err error) {
+				smp, err = proxied.fetch(ctx, tiny, bucket, pt.workers)
+				return err
+			})
 			if err != nil {
 				return nil, fmt.Errorf("latency regime, fetch floor at %d in flight: %w", pt.workers, err)
 			}
@@ -90,7 +97,11 @@ func (s *suite) latencyRegime(ctx context.Context, tiny *trailArchive, bucket st
 		}
 		logf("latency regime %d/%d: marketrail, default settings", r+1, rounds)
 		before := p.Requests.Load()
-		smp, err := proxied.marketrailS3(ctx, tiny, bucket, 0)
+		var smp sample
+		err := s.besideCPU(&smp, func() (err error) {
+			smp, err = proxied.marketrailS3(ctx, tiny, bucket, 0)
+			return err
+		})
 		if err != nil {
 			return nil, fmt.Errorf("latency regime, marketrail: %w", err)
 		}
@@ -115,16 +126,17 @@ func reportLatency(w io.Writer, tiny *trailArchive, l *latencyResult) {
 		len(tiny.logFiles), float64(tiny.gzBytes)/float64(max(len(tiny.logFiles), 1))/1000, tiny.from, tiny.to, latencyPerRequest, l.rounds)
 	bestN, floor := l.best()
 	mr, rss := median(l.marketrail)
-	fmt.Fprintln(w, "| contender | in flight | wall s | × floor | peak RSS MiB |")
-	fmt.Fprintln(w, "|---|---|---|---|---|")
-	_, floorRSS := median(l.floor[0].fetch)
+	fmt.Fprintln(w, "| contender | in flight | wall s | × floor | peak RSS MiB | its CPU s | server and proxy CPU s | cores busy |")
+	fmt.Fprintln(w, "|---|---|---|---|---|---:|---:|---:|")
+	floorSamples := l.floor[0].fetch
 	for _, p := range l.floor {
 		if p.workers == bestN {
-			_, floorRSS = median(p.fetch)
+			floorSamples = p.fetch
 		}
 	}
-	fmt.Fprintf(w, "| SDK fetch only (floor, best in flight) | %d | %s | 1.00 | %s |\n", bestN, secs(floor), mib(floorRSS))
-	fmt.Fprintf(w, "| marketrail, default settings | default | %s | %.2f | %s |\n", secs(mr), ratio(mr, floor), mib(rss))
+	_, floorRSS := median(floorSamples)
+	fmt.Fprintf(w, "| SDK fetch only (floor, best in flight) | %d | %s | 1.00 | %s | %s |\n", bestN, secs(floor), mib(floorRSS), cpuColumns(floorSamples))
+	fmt.Fprintf(w, "| marketrail, default settings | default | %s | %.2f | %s | %s |\n", secs(mr), ratio(mr, floor), mib(rss), cpuColumns(l.marketrail))
 	mrSpan := spread(len(l.marketrail), func(r int) float64 { return l.marketrail[r].wall.Seconds() / floor.Seconds() })
 	met := "met"
 	if ratio(mr, floor) > latencyTarget {
@@ -149,6 +161,64 @@ func reportLatency(w io.Writer, tiny *trailArchive, l *latencyResult) {
 		sp := spread(len(p.fetch), func(r int) float64 { return p.fetch[r].wall.Seconds() })
 		fmt.Fprintf(w, "| %d | %s | %s |\n", p.workers, secs(m), sp.format("%.3f", " s"))
 	}
+}
+
+// cpuColumns are the latency table's CPU columns of samples (medians): the contender's
+// CPU time, the server's and the proxy's during its runs, and how many of the machine's
+// cores all of them kept busy on average. A floor whose cores are all busy is bounded by
+// the machine's CPU, not by the latency, and every CPU second a contender adds to it
+// lengthens the run.
+func cpuColumns(samples []sample) string {
+	others := make([]sample, len(samples))
+	busy := make([]sample, len(samples))
+	for i, s := range samples {
+		others[i].wall = s.others
+		// cores busy, in thousandths, as a duration so that median serves
+		busy[i].wall = time.Duration(1000 * (s.cpu + s.others).Seconds() / s.wall.Seconds())
+	}
+	b, _ := median(busy)
+	o, _ := median(others)
+	return fmt.Sprintf("%s | %s | %.2f of %d", secs(medianCPU(samples)), secs(o), float64(b)/1000, runtime.NumCPU())
+}
+
+// besideCPU runs fn and sets smp.others to the CPU time the S3 server and this process
+// (the proxy) spent meanwhile, read from /proc and getrusage; it stays 0 where they cannot
+// be read.
+func (s *suite) besideCPU(smp *sample, fn func() error) error {
+	before, ok := s.serverAndSelfCPU()
+	if err := fn(); err != nil {
+		return err
+	}
+	if after, ok2 := s.serverAndSelfCPU(); ok && ok2 {
+		smp.others = after - before
+	}
+	return nil
+}
+
+// serverAndSelfCPU is the S3 server's CPU time so far plus this process's.
+func (s *suite) serverAndSelfCPU() (time.Duration, bool) {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil || s.srv == nil || s.srv.cmd == nil || s.srv.cmd.Process == nil {
+		return 0, false
+	}
+	self := time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+	stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", s.srv.cmd.Process.Pid))
+	if err != nil {
+		return 0, false
+	}
+	// Fields 14 and 15 (utime, stime, in clock ticks) follow the parenthesised command name.
+	_, rest, ok := strings.Cut(string(stat), ") ")
+	f := strings.Fields(rest)
+	if !ok || len(f) < 13 {
+		return 0, false
+	}
+	ut, err1 := strconv.ParseInt(f[11], 10, 64)
+	st, err2 := strconv.ParseInt(f[12], 10, 64)
+	if err1 != nil || err2 != nil {
+		return 0, false
+	}
+	const tick = 10 * time.Millisecond // USER_HZ is 100 on Linux
+	return self + time.Duration(ut+st)*tick, true
 }
 
 // ratio is a / b, 0 when b is 0.

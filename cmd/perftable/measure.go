@@ -19,6 +19,9 @@ type sample struct {
 	wall   time.Duration
 	maxRSS int64         // bytes; 0 when not measured
 	cpu    time.Duration // user and system time of the command and the children it waited for
+	// others is the CPU time the S3 server and perftable itself (the latency regime's
+	// proxy) spent during the run; 0 when not measured.
+	others time.Duration
 }
 
 // contender is one line of the table and its samples.
@@ -116,7 +119,7 @@ func (s *suite) child(ctx context.Context, env []string, cpus string, argv ...st
 	if i := strings.LastIndex(errb.String(), cpuPrefix); i >= 0 {
 		fmt.Sscan(errb.String()[i+len(cpuPrefix):], &cpuUS)
 	}
-	return sample{wall, rss, time.Duration(cpuUS) * time.Microsecond}, out.Bytes(), nil
+	return sample{wall: wall, maxRSS: rss, cpu: time.Duration(cpuUS) * time.Microsecond}, out.Bytes(), nil
 }
 
 func tail(s string, n int) string {
