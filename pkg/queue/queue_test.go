@@ -2,6 +2,7 @@ package queue_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net"
@@ -12,6 +13,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -619,4 +621,61 @@ func deadEndpoint(t *testing.T) string {
 	addr := l.Addr().String()
 	l.Close()
 	return "http://" + addr
+}
+
+// TestExtendBatch: against a server with ChangeMessageVisibilityBatch (SQS; goaws lacks it,
+// so a stand-in server answers as SQS does), Extend sends MaxBatch messages a call and maps
+// each failed entry back to its message.
+func TestExtendBatch(t *testing.T) {
+	t.Parallel()
+	type entry struct{ Id, ReceiptHandle string }
+	var batches [][]entry
+	var mu sync.Mutex
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if got := r.Header.Get("X-Amz-Target"); got != "AmazonSQS.ChangeMessageVisibilityBatch" {
+			t.Errorf("request %s, want only ChangeMessageVisibilityBatch", got)
+			w.WriteHeader(http.StatusBadRequest)
+			return
+		}
+		var in struct {
+			QueueUrl          string
+			Entries           []entry
+			VisibilityTimeout int
+		}
+		if err := json.NewDecoder(r.Body).Decode(&in); err != nil {
+			t.Error(err)
+		}
+		mu.Lock()
+		batches = append(batches, in.Entries)
+		mu.Unlock()
+		var ok []map[string]string
+		var failed []map[string]any
+		for _, e := range in.Entries {
+			if strings.HasPrefix(e.ReceiptHandle, "stale") {
+				failed = append(failed, map[string]any{"Id": e.Id, "Code": "ReceiptHandleIsInvalid", "Message": "The input receipt handle is invalid.", "SenderFault": true})
+			} else {
+				ok = append(ok, map[string]string{"Id": e.Id})
+			}
+		}
+		w.Header().Set("Content-Type", "application/x-amz-json-1.0")
+		json.NewEncoder(w).Encode(map[string]any{"Successful": ok, "Failed": failed})
+	}))
+	defer srv.Close()
+	msgs := make([]queue.Message, 12)
+	for i := range msgs {
+		msgs[i] = queue.Message{ID: fmt.Sprint("id", i), ReceiptHandle: fmt.Sprint("h", i)}
+	}
+	msgs[1].ReceiptHandle = "stale1"
+	msgs[11].ReceiptHandle = "stale11"
+	err := queue.New(testConfig(srv.URL), srv.URL+"/123456789012/q").Extend(t.Context(), time.Minute, msgs...)
+	var be *queue.BatchError
+	if !errors.As(err, &be) || len(be.Failed) != 2 || be.Failed[0].ID != "id1" || be.Failed[1].ID != "id11" ||
+		be.Failed[0].Code != "ReceiptHandleIsInvalid" || be.Err != nil {
+		t.Fatalf("Extend: %v (%+v), want id1 and id11 failed with ReceiptHandleIsInvalid", err, be)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(batches) != 2 || len(batches[0]) != 10 || len(batches[1]) != 2 {
+		t.Errorf("batches %v, want 10 and 2 entries", batches)
+	}
 }
