@@ -6,9 +6,9 @@
 #     module proxy and cached the same way (see "the SQS server" below for why it is built
 #     from a few lines of main instead of with `go install` of its own command);
 #   - a C toolchain for DuckDB (duckdb-go, a test-only cgo dependency), from Debian if absent.
-# It starts versitygw on 127.0.0.1 with a temporary folder and goaws on 127.0.0.1, runs gofmt, go vet, the tests
-# (with -race), short fuzz runs of every parser, and one iteration of every benchmark, then
-# stops the servers.
+# It starts versitygw on 127.0.0.1 with a temporary folder and goaws on 127.0.0.1, runs gofmt,
+# go vet, the tests (with -race), short fuzz runs of every parser, and one iteration of every
+# benchmark, then stops the servers.
 #
 # Usage: scripts/test.sh            everything
 #        FUZZTIME=2m scripts/test.sh    longer fuzz runs (default 30s per target, as issue 6 asks of CI)
