@@ -2,10 +2,13 @@
 # Runs every marketrail test, installing what the tests need on a fresh machine:
 #   - versitygw (the real S3-compatible server the integration tests talk to), built with
 #     `go install` through the Go module proxy and cached between runs;
+#   - goaws (the real SQS-compatible server pkg/queue's tests talk to), built through the Go
+#     module proxy and cached the same way (see "the SQS server" below for why it is built
+#     from a few lines of main instead of with `go install` of its own command);
 #   - a C toolchain for DuckDB (duckdb-go, a test-only cgo dependency), from Debian if absent.
-# It starts versitygw on 127.0.0.1 with a temporary folder, runs gofmt, go vet, the tests
-# (with -race), short fuzz runs of every parser, and one iteration of every benchmark, then
-# stops the server.
+# It starts versitygw on 127.0.0.1 with a temporary folder and goaws on 127.0.0.1, runs gofmt,
+# go vet, the tests (with -race), short fuzz runs of every parser, and one iteration of every
+# benchmark, then stops the servers.
 #
 # Usage: scripts/test.sh            everything
 #        FUZZTIME=2m scripts/test.sh    longer fuzz runs (default 30s per target, as issue 6 asks of CI)
@@ -13,6 +16,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 VERSITYGW_VERSION=v1.8.0
+GOAWS_VERSION=v0.5.4
 FUZZTIME=${FUZZTIME:-30s}
 CACHE=${XDG_CACHE_HOME:-$HOME/.cache}/marketrail
 export GOFLAGS=${GOFLAGS:--buildvcs=false}
@@ -44,12 +48,65 @@ if [ ! -x "$VGW" ]; then
 	GOBIN=$CACHE/tmpbin go install "github.com/versity/versitygw/cmd/versitygw@$VERSITYGW_VERSION"
 	mv "$CACHE/tmpbin/versitygw" "$VGW"
 fi
+# goaws's own command (github.com/Admiral-Piett/goaws/app/cmd) always listens on 0.0.0.0 (its
+# main calls http.ListenAndServe("0.0.0.0:"+port)); no setting changes that. So the script
+# builds the same server from goaws's own packages (configuration, router, the task that
+# makes messages visible again) with a main that listens on 127.0.0.1 only.
+GOAWS=$CACHE/bin/goaws-$GOAWS_VERSION
+if [ ! -x "$GOAWS" ]; then
+	say "installing goaws $GOAWS_VERSION (built through the Go module proxy; seconds the first time)"
+	mkdir -p "$CACHE/bin" "$CACHE/tmpbin"
+	src=$CACHE/src/goaws-$GOAWS_VERSION
+	rm -rf "$src" && mkdir -p "$src"
+	printf 'module marketrail.local/goaws\n\ngo 1.21\n\nrequire github.com/Admiral-Piett/goaws %s\n' "$GOAWS_VERSION" >"$src/go.mod"
+	cat >"$src/main.go" <<'EOF'
+// Command goaws runs goaws's SQS/SNS server like goaws's own command, listening on -host
+// (127.0.0.1 by default) instead of always on 0.0.0.0.
+package main
+
+import (
+	"flag"
+	"net/http"
+	"os"
+	"time"
+
+	"github.com/Admiral-Piett/goaws/app/conf"
+	"github.com/Admiral-Piett/goaws/app/gosqs"
+	"github.com/Admiral-Piett/goaws/app/router"
+	log "github.com/sirupsen/logrus"
+)
+
+func main() {
+	config := flag.String("config", "", "goaws YAML configuration file")
+	host := flag.String("host", "127.0.0.1", "address to listen on")
+	flag.Parse()
+	env := "Local"
+	if flag.NArg() > 0 {
+		env = flag.Arg(0)
+	}
+	log.SetFormatter(&log.JSONFormatter{})
+	log.SetOutput(os.Stdout)
+	ports := conf.LoadYamlConfig(*config, env)
+	if len(ports) != 1 {
+		log.Fatal("goaws: the configuration must set exactly one Port")
+	}
+	go gosqs.PeriodicTasks(time.Second, make(chan bool))
+	addr := *host + ":" + ports[0]
+	log.Warnf("GoAws listening on: %s", addr)
+	log.Fatal(http.ListenAndServe(addr, router.New()))
+}
+EOF
+	(cd "$src" && GOFLAGS="$GOFLAGS -mod=mod" go build -o "$CACHE/tmpbin/goaws" .)
+	mv "$CACHE/tmpbin/goaws" "$GOAWS"
+fi
 
 # --- the S3 server ---------------------------------------------------------------------------
 WORK=$(mktemp -d)
 VGW_PID=""
+GOAWS_PID=""
 cleanup() {
 	if [ -n "$VGW_PID" ]; then kill "$VGW_PID" 2>/dev/null || true; wait "$VGW_PID" 2>/dev/null || true; fi
+	if [ -n "$GOAWS_PID" ]; then kill "$GOAWS_PID" 2>/dev/null || true; wait "$GOAWS_PID" 2>/dev/null || true; fi
 	rm -rf "$WORK"
 }
 trap cleanup EXIT
@@ -77,6 +134,42 @@ if [ -z "$VGW_PID" ]; then
 fi
 export MARKETRAIL_TEST_S3_ENDPOINT=http://127.0.0.1:$PORT
 say "versitygw $VERSITYGW_VERSION on $MARKETRAIL_TEST_S3_ENDPOINT (pid $VGW_PID)"
+
+# --- the SQS server --------------------------------------------------------------------------
+# goaws reads the environment named on its command line (Local) from a YAML file. Host and
+# Port make the queue URLs it hands out (http://Host:Port/AccountId/NAME); with no Region the
+# URLs carry no region prefix, so they name 127.0.0.1 itself. pkg/queue's tests create their
+# own queues.
+for attempt in 1 2 3 4 5; do
+	SQS_PORT=$((20000 + RANDOM % 20000))
+	[ "$SQS_PORT" = "$PORT" ] && continue
+	cat >"$WORK/goaws.yaml" <<EOF
+Local:
+  Host: 127.0.0.1
+  Port: "$SQS_PORT"
+  AccountId: "100010001000"
+  LogToFile: false
+  QueueAttributeDefaults:
+    VisibilityTimeout: 30
+    ReceiveMessageWaitTimeSeconds: 0
+EOF
+	"$GOAWS" -config "$WORK/goaws.yaml" -host 127.0.0.1 Local >"$WORK/goaws.log" 2>&1 &
+	GOAWS_PID=$!
+	# goaws answers 200 on /health once it is ready.
+	for _ in $(seq 1 100); do
+		code=$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$SQS_PORT/health" || true)
+		[ "$code" = 200 ] && break
+		kill -0 "$GOAWS_PID" 2>/dev/null || break
+		sleep 0.1
+	done
+	[ "${code:-}" = 200 ] && break
+	kill "$GOAWS_PID" 2>/dev/null || true; wait "$GOAWS_PID" 2>/dev/null || true; GOAWS_PID=""
+done
+if [ -z "$GOAWS_PID" ]; then
+	echo "test.sh: goaws did not start:" >&2; cat "$WORK/goaws.log" >&2; exit 1
+fi
+export MARKETRAIL_TEST_SQS_ENDPOINT=http://127.0.0.1:$SQS_PORT
+say "goaws $GOAWS_VERSION on $MARKETRAIL_TEST_SQS_ENDPOINT (pid $GOAWS_PID)"
 
 # --- checks ----------------------------------------------------------------------------------
 stage "gofmt"
