@@ -37,17 +37,20 @@ AWS Marketplace activity (metering, agreements, catalog, discovery, deployment, 
 
 Usage:
   marketrail run --source SRC --dest DEST [flags]   extract Marketplace events to Parquet
+  marketrail follow --queue URL --source s3://... --dest DEST [flags]
+                                                    keep the tables current from the
+                                                    trail's notifications (SQS)
   marketrail ddl --location s3://BUCKET/PREFIX      print the Athena DDL of the tables
   marketrail version                                print the version
   marketrail help [command]                         show help
 
-Run 'marketrail run --help' for the flags and exit statuses, 'marketrail ddl --help' for
-the Athena tables.
+Run 'marketrail run --help' for the flags and exit statuses, 'marketrail follow --help'
+for following a queue, 'marketrail ddl --help' for the Athena tables.
 `
 
 // commands are marketrail's subcommands, as 'help' and the suggestions for a misspelt one
 // know them.
-func commands() []string { return []string{"run", "ddl", "version", "help"} }
+func commands() []string { return []string{"run", "follow", "ddl", "version", "help"} }
 
 // run is main without the process: it returns the exit status. signals delivers the
 // SIGINT and SIGTERM the process receives.
@@ -59,6 +62,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, signals <
 	switch cmd, rest := args[0], args[1:]; cmd {
 	case "run":
 		return runCommand(ctx, rest, stdout, stderr, signals)
+	case "follow":
+		return followCommand(ctx, rest, stdout, stderr, signals)
 	case "ddl":
 		return ddlCommand(ctx, rest, stdout, stderr)
 	case "version", "--version", "-version":
@@ -74,6 +79,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, signals <
 			return report.ExitUsage
 		case rest[0] == "run":
 			return runCommand(ctx, []string{"--help"}, stdout, stderr, nil)
+		case rest[0] == "follow":
+			return followCommand(ctx, []string{"--help"}, stdout, stderr, nil)
 		case rest[0] == "ddl":
 			return ddlCommand(ctx, []string{"--help"}, stdout, stderr)
 		case rest[0] == "version":

@@ -124,18 +124,12 @@ type runOptions struct {
 	digestKeys             string // --digest-public-keys
 }
 
-func (o *runOptions) flags(fs *flag.FlagSet) {
+// sharedFlags are the flags 'run' and 'follow' share: where to read and write, what to keep,
+// how hard to work, AWS and S3 security, logs.
+func (o *runOptions) sharedFlags(fs *flag.FlagSet) {
 	fs.StringVar(&o.source, "source", "", "the trail archive `SRC`: s3://BUCKET[/PREFIX] or a folder holding AWSLogs/ (required)")
 	fs.StringVar(&o.dest, "dest", "", "where to write the tables, `DEST`: s3://BUCKET/PREFIX or a folder (required)")
-	fs.StringVar(&o.from, "from", "", "first delivery day, `YYYY-MM-DD` (default: yesterday minus --lookback, UTC; with only --to, the same as --to); alone, it means until yesterday, at most 31 days: a longer window needs --to")
-	fs.StringVar(&o.to, "to", "", "last delivery day, inclusive, `YYYY-MM-DD` (default: yesterday, UTC)")
-	fs.IntVar(&o.lookback, "lookback", 2, "without --from/--to: also re-check `N` days before yesterday (CloudTrail can deliver late); they run again only if their inputs changed")
-	fs.BoolVar(&o.force, "force", false, "run days again even if they are complete and unchanged (log files, the previous day's tail, settings)")
-	fs.BoolVar(&o.dryRun, "dry-run", false, "list what the window would read (days, objects, bytes, GET requests) and write nothing")
 	fs.BoolVar(&o.noLease, "no-lease", false, "write delivery days without taking their leases in the destination; only for a destination that does not enforce conditional writes, and only if no two runs can ever overlap (see docs/operations.md)")
-	fs.IntVar(&o.maxFailed, "max-failed", 0, "exit 0 even with up to `N` objects that could not be read (they stay in the report)")
-	fs.StringVar(&o.shard, "shard", "", "run one shard `I/N` (0-based) of the window's delivery days, e.g. --shard 2/8")
-	fs.IntVar(&o.shards, "shards", 0, "run one shard of `N`, its index taken from JOB_COMPLETION_INDEX (Kubernetes Indexed Job) or AWS_BATCH_JOB_ARRAY_INDEX (AWS Batch array job)")
 	fs.Func("accounts", "only these accounts: 12-digit ids, comma-separated, `ID,...` (default: all)", listFlag(&o.accounts))
 	fs.Func("regions", "only these regions: names, comma-separated, `NAME,...` (default: all)", listFlag(&o.regions))
 	fs.Func("event-source", "keep these event sources instead of AWS Marketplace: comma-separated, `NAME,...`", listFlag(&o.eventSources))
@@ -147,12 +141,24 @@ func (o *runOptions) flags(fs *flag.FlagSet) {
 	fs.StringVar(&o.endpoint, "endpoint-url", "", "S3-compatible endpoint `URL` (default: $AWS_ENDPOINT_URL_S3, else AWS)")
 	fs.StringVar(&o.profile, "profile", "", "AWS profile `NAME` (default: $AWS_PROFILE)")
 	fs.StringVar(&o.region, "region", "", "AWS region `NAME` (default: $AWS_REGION or the profile's)")
-	fs.StringVar(&o.reportPath, "report", "", "write the run summary (JSON) to `FILE`, - (standard output) or s3://BUCKET/KEY; see Output below")
 	fs.StringVar(&o.sourceOwner, "source-bucket-owner", "", "the 12-digit account `ID` that must own the --source bucket; every request to it fails (403) otherwise")
 	fs.StringVar(&o.destOwner, "dest-bucket-owner", "", "the 12-digit account `ID` that must own the --dest bucket (and a --report in that bucket); every request to it fails (403) otherwise")
 	fs.StringVar(&o.sse, "sse", "", "server-side encryption (`ALGORITHM`) of every object written to S3: AES256 (SSE-S3) or aws:kms (SSE-KMS) (default: the bucket's default encryption)")
 	fs.StringVar(&o.sseKMSKeyID, "sse-kms-key-id", "", "with --sse aws:kms: the KMS `KEY` (id, ARN or alias ARN) (default: the account's aws/s3 key)")
 	fs.StringVar(&o.logFormat, "log-format", "auto", "log `FORMAT`: text, json, or auto (text on a terminal, else JSON)")
+}
+
+func (o *runOptions) flags(fs *flag.FlagSet) {
+	o.sharedFlags(fs)
+	fs.StringVar(&o.from, "from", "", "first delivery day, `YYYY-MM-DD` (default: yesterday minus --lookback, UTC; with only --to, the same as --to); alone, it means until yesterday, at most 31 days: a longer window needs --to")
+	fs.StringVar(&o.to, "to", "", "last delivery day, inclusive, `YYYY-MM-DD` (default: yesterday, UTC)")
+	fs.IntVar(&o.lookback, "lookback", 2, "without --from/--to: also re-check `N` days before yesterday (CloudTrail can deliver late); they run again only if their inputs changed")
+	fs.BoolVar(&o.force, "force", false, "run days again even if they are complete and unchanged (log files, the previous day's tail, settings)")
+	fs.BoolVar(&o.dryRun, "dry-run", false, "list what the window would read (days, objects, bytes, GET requests) and write nothing")
+	fs.IntVar(&o.maxFailed, "max-failed", 0, "exit 0 even with up to `N` objects that could not be read (they stay in the report)")
+	fs.StringVar(&o.shard, "shard", "", "run one shard `I/N` (0-based) of the window's delivery days, e.g. --shard 2/8")
+	fs.IntVar(&o.shards, "shards", 0, "run one shard of `N`, its index taken from JOB_COMPLETION_INDEX (Kubernetes Indexed Job) or AWS_BATCH_JOB_ARRAY_INDEX (AWS Batch array job)")
+	fs.StringVar(&o.reportPath, "report", "", "write the run summary (JSON) to `FILE`, - (standard output) or s3://BUCKET/KEY; see Output below")
 	fs.StringVar(&o.progress, "progress", "auto", "progress bar `WHEN`: on, off, or auto (on when standard error is a terminal)")
 	fs.StringVar(&o.cpuProfile, "cpuprofile", "", "write a CPU profile of the run to `FILE` (go tool pprof)")
 	fs.StringVar(&o.memProfile, "memprofile", "", "write a heap profile (allocations) at the end of the run to `FILE` (go tool pprof)")
@@ -410,6 +416,43 @@ func (o *runOptions) config(now time.Time, getenv func(string) string) (pipeline
 		return cfg, fmt.Errorf("%w: --from %s without --to means until yesterday: %s; give --to for a window of more than %d days",
 			errUsage, o.from, report.Window(from.String(), to.String()), maxOpenWindow)
 	}
+	switch o.progress {
+	case "auto", "on", "off":
+	default:
+		return cfg, fmt.Errorf("%w: --progress must be on, off or auto", errUsage)
+	}
+	if o.maxFailed < 0 {
+		return cfg, fmt.Errorf("%w: --max-failed must not be negative", errUsage)
+	}
+	shardI, shards, err := shard(o.shard, o.shards, getenv)
+	if err != nil {
+		return cfg, err
+	}
+	if cfg, err = o.job(); err != nil {
+		return cfg, err
+	}
+	cfg.Shard, cfg.Shards = shardI, shards
+	cfg.From, cfg.To = from, to
+	cfg.Force, cfg.DryRun, cfg.MaxFailed = o.force, o.dryRun, o.maxFailed
+	cfg.VerifyDigests = o.verifyDigests
+	if o.digestKeys != "" {
+		if !o.verifyDigests {
+			return cfg, fmt.Errorf("%w: --digest-public-keys needs --verify-digests", errUsage)
+		}
+		b, err := os.ReadFile(o.digestKeys)
+		if err == nil {
+			cfg.DigestKeys, err = digest.ParsePublicKeys(b)
+		}
+		if err != nil {
+			return cfg, fmt.Errorf("%w: --digest-public-keys: %v", errUsage, err)
+		}
+	}
+	return cfg, nil
+}
+
+// job checks the flags run and follow share, and returns the job they describe.
+func (o *runOptions) job() (pipeline.Config, error) {
+	var cfg pipeline.Config
 	for _, a := range o.accounts {
 		if !trail.IsAccountID(a) {
 			return cfg, fmt.Errorf("%w: --accounts: %q is not a 12-digit account id", errUsage, a)
@@ -437,45 +480,19 @@ func (o *runOptions) config(now time.Time, getenv func(string) string) (pipeline
 	default:
 		return cfg, fmt.Errorf("%w: --log-format must be text, json or auto", errUsage)
 	}
-	switch o.progress {
-	case "auto", "on", "off":
-	default:
-		return cfg, fmt.Errorf("%w: --progress must be on, off or auto", errUsage)
-	}
-	if o.maxFailed < 0 {
-		return cfg, fmt.Errorf("%w: --max-failed must not be negative", errUsage)
-	}
-	if cfg.Shard, cfg.Shards, err = shard(o.shard, o.shards, getenv); err != nil {
-		return cfg, err
-	}
 	if err := o.checkS3Security(); err != nil {
 		return cfg, err
 	}
 	if sameLocation(o.source, o.dest) {
 		return cfg, fmt.Errorf("%w: --dest must not be the same place as --source", errUsage)
 	}
-	cfg.From, cfg.To = from, to
 	cfg.Selection = source.Selection{Accounts: o.accounts, Regions: o.regions}
 	cfg.EventSources = o.eventSources
 	cfg.Workers = o.workers
 	cfg.Requests = o.requests
 	cfg.MaxRowsFile = o.maxRows
 	cfg.MaxObjectBytes = o.maxObjectBytes
-	cfg.Force, cfg.DryRun, cfg.MaxFailed = o.force, o.dryRun, o.maxFailed
 	cfg.NoLease = o.noLease
-	cfg.VerifyDigests = o.verifyDigests
-	if o.digestKeys != "" {
-		if !o.verifyDigests {
-			return cfg, fmt.Errorf("%w: --digest-public-keys needs --verify-digests", errUsage)
-		}
-		b, err := os.ReadFile(o.digestKeys)
-		if err == nil {
-			cfg.DigestKeys, err = digest.ParsePublicKeys(b)
-		}
-		if err != nil {
-			return cfg, fmt.Errorf("%w: --digest-public-keys: %v", errUsage, err)
-		}
-	}
 	return cfg, nil
 }
 

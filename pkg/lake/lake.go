@@ -135,6 +135,12 @@ type Manifest struct {
 	// A manifest without a fingerprint (written before marketrail kept one) never matches.
 	Settings    *Settings `json:"settings,omitempty"`
 	Fingerprint string    `json:"fingerprint,omitempty"`
+	// Matched is, by key, how many records the filter selected in each input that holds any,
+	// and -1 for an input that could not be read (failed, archived); an input absent holds
+	// none. nil in manifests written before marketrail kept it: every input may hold some.
+	// It is derived from Inputs (the files and the settings decide it), so it takes no part
+	// in Stale; follow uses it to read again only the log files that give the day rows.
+	Matched map[string]int `json:"matched"`
 	// Sizes is each file's size in bytes (absent in manifests written before it was kept):
 	// a day is unchanged only while its files are still there with these sizes.
 	Sizes map[string]int64            `json:"sizes,omitempty"`
@@ -170,6 +176,16 @@ type Sources struct {
 	Inputs   []Input // the objects of the day's folders, sorted by key
 	Tail     []Input // the previous day's tail log files, sorted by key
 	Settings Settings
+	Matched  map[string]int // Manifest.Matched; nil when not known
+}
+
+// MayMatch reports whether input key of a day whose manifest is m may hold records the
+// filter selects: always unless m counted them (Manifest.Matched) and found none.
+func (m *Manifest) MayMatch(key string) bool {
+	if m == nil || m.Matched == nil {
+		return true
+	}
+	return m.Matched[key] != 0
 }
 
 // Fingerprint hashes what shapes a day's output besides its own inputs: the settings and
@@ -230,6 +246,10 @@ func (m *Manifest) Stale(s *Sources) string {
 	}
 	return ReasonUnchanged
 }
+
+// Equal reports whether s and o shape a day's output the same (an empty and a nil list of
+// event sources are the same).
+func (s Settings) Equal(o Settings) bool { return reflect.DeepEqual(normal(s), normal(o)) }
 
 // normal makes empty and nil lists of settings compare equal.
 func normal(s Settings) Settings {
@@ -678,7 +698,7 @@ func (w *Writer) writeManifest(ctx context.Context, lease *Lease, src *Sources, 
 		src = &Sources{}
 	}
 	settings := src.Settings
-	m.Inputs, m.Tail, m.Settings, m.Fingerprint = src.Inputs, src.Tail, &settings, src.Fingerprint()
+	m.Inputs, m.Tail, m.Settings, m.Fingerprint, m.Matched = src.Inputs, src.Tail, &settings, src.Fingerprint(), src.Matched
 	if m.Files == nil {
 		m.Files = []string{}
 	}

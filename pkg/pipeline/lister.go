@@ -122,9 +122,14 @@ func (l *lister) enqueue(ctx context.Context, j job) error {
 	}
 }
 
+// isLogFile reports whether o is a log file of its day, read or not.
+func isLogFile(o source.Object) bool {
+	return o.Skip == "" || o.Skip == source.SkipArchived || o.Skip == source.SkipNoMatch
+}
+
 // inTail reports whether o, listed in its day's folder, is a log file of that day's tail.
 func inTail(o source.Object) bool {
-	return (o.Skip == "" || o.Skip == source.SkipArchived) && trail.InTail(path.Base(o.Key), o.Day)
+	return isLogFile(o) && trail.InTail(path.Base(o.Key), o.Day)
 }
 
 // day lists delivery day d, and the tail of the day before it (from prev, the day before's
@@ -290,7 +295,7 @@ func (l *lister) stream(ctx context.Context, d trail.Day, prev, cur *dayLink, ne
 			return nil
 		}
 		for _, o := range before {
-			if inTail(o) && o.Skip == "" {
+			if inTail(o) && o.Skip == "" { // not archived, and may hold eventIDs
 				if err := l.enqueue(gctx, job{day: d, obj: o, tail: true}); err != nil {
 					return err
 				}
@@ -363,7 +368,7 @@ func (l *lister) before(ctx context.Context, d trail.Day, prev *dayLink) (bool, 
 // checkEmpty warns of a delivery day with no log file in any trail folder.
 func (l *lister) checkEmpty(d trail.Day, objs []source.Object) {
 	for _, o := range objs {
-		if o.Skip == "" || o.Skip == source.SkipArchived {
+		if isLogFile(o) {
 			return
 		}
 	}
@@ -408,6 +413,7 @@ func planCounts(cfg *Config, objs, before []source.Object, shared bool) *listCou
 		}
 		c.sources.Tail = append(c.sources.Tail, lake.Input{Key: o.Key, Size: o.Size, ETag: o.ETag})
 		switch {
+		case o.Skip == source.SkipNoMatch: // no eventID to drop
 		case o.Skip != "": // archived
 			if !shared { // else the day before's own reads report it
 				c.tailUnread = append(c.tailUnread, o.Key)

@@ -112,6 +112,20 @@ type Config struct {
 	audit           *digest.Auditor
 	settings        lake.Settings // what shapes the output, recorded in day manifests
 
+	// DayList, if set, is the delivery days to run instead of From, To and the shard's:
+	// sorted, without repeats. (follow runs the days its notifications name.)
+	DayList []trail.Day
+	// List, if set, lists each delivery day (and the day before, for its tail) instead of
+	// discovering the source's trail folders and listing their day folders: a day listed from
+	// what is known of it (marketrail follow: its manifest's inputs and the files notified
+	// since). It is called for every listing of a day, from one goroutine at a time per day,
+	// and must give the same objects, with the same Size and ETag, as a listing would;
+	// objects it marks source.SkipNoMatch are not read. Not with VerifyDigests.
+	List DayLister
+	// Claimed says the destination was claimed and its conditional writes checked already
+	// (by the long-running process that calls Run again and again): Run does not do it again.
+	Claimed bool
+
 	// Progress, if set, is told how the run advances.
 	Progress Progress
 	// Hook, if set, is called at named moments (the lake's hook points, HookBetweenDays
@@ -145,8 +159,14 @@ func ShardOf(d trail.Day, n int) int {
 	return int(d.Time().Unix()/86400) % n
 }
 
-// Days returns the delivery days of cfg's window that belong to cfg's shard.
+// DayLister lists delivery day d, calling fn with each object (see Config.List).
+type DayLister func(ctx context.Context, d trail.Day, fn func(source.Object) error) error
+
+// Days returns the delivery days of cfg's window that belong to cfg's shard (or DayList).
 func (cfg *Config) Days() []trail.Day {
+	if cfg.DayList != nil {
+		return slices.Clone(cfg.DayList)
+	}
 	var days []trail.Day
 	for _, d := range trail.Range(cfg.From, cfg.To) {
 		if ShardOf(d, cfg.Shards) == cfg.Shard {
@@ -289,44 +309,43 @@ func run(ctx context.Context, cfg Config, rep *report.Report) error {
 	// The order of effects: the source is found readable (discovery finds trail folders)
 	// before anything is written to the destination, and the destination is found writable
 	// before any log file is read.
-	folders, err := source.Discover(ctx, cfg.Source, cfg.Selection, cfg.Listings)
-	if errors.Is(err, report.ErrNoTrail) {
-		return err
+	if cfg.List != nil && cfg.VerifyDigests {
+		return errors.New("digests cannot be verified for days listed from their manifests (marketrail follow): verify them with a nightly run")
 	}
-	if err != nil {
-		return fmt.Errorf("discover trail folders in %s: %w", cfg.Source, err)
+	var folders []trail.Folder
+	var err error
+	if cfg.List == nil {
+		folders, err = source.Discover(ctx, cfg.Source, cfg.Selection, cfg.Listings)
+		if errors.Is(err, report.ErrNoTrail) {
+			return err
+		}
+		if err != nil {
+			return fmt.Errorf("discover trail folders in %s: %w", cfg.Source, err)
+		}
 	}
 	// The days' listings, each trail folder's consecutive days (and each day's day before,
 	// for its tail) in one listing, the next day listed ahead. Listing reads the source
 	// only, so it starts now, while the destination is checked.
 	days := cfg.Days()
-	listed := make([]trail.Day, 0, 2*len(days))
-	for _, d := range days {
-		listed = append(listed, d.AddDays(-1), d)
+	list, fresh := listFunc(cfg.List), listFunc(cfg.List)
+	if cfg.List == nil {
+		listed := make([]trail.Day, 0, 2*len(days))
+		for _, d := range days {
+			listed = append(listed, d.AddDays(-1), d)
+		}
+		win := source.NewWindow(ctx, cfg.Source, folders, listed, cfg.Listings)
+		defer win.Close()
+		list = win.Day
+		fresh = func(ctx context.Context, d trail.Day, fn func(source.Object) error) error {
+			return source.ListDay(ctx, cfg.Source, folders, d, cfg.Listings, fn)
+		}
 	}
-	win := source.NewWindow(ctx, cfg.Source, folders, listed, cfg.Listings)
-	defer win.Close()
 	var leaser *lake.Leaser
 	if !cfg.DryRun {
-		if err := lake.Claim(ctx, cfg.Dest, cfg.Version); err != nil {
-			return err
-		}
-		// The write probe and the leases' check write apart from each other: at once, each a
-		// few round trips. The probe's failure is the one reported when both fail.
-		var leaseErr error
-		var checked sync.WaitGroup
-		if !cfg.NoLease {
-			checked.Go(func() { leaseErr = lake.CheckLeases(ctx, cfg.Dest) })
-		}
-		err := storage.ProbeWrite(ctx, cfg.Dest, probePrefix)
-		checked.Wait()
-		if err != nil {
+		if err := claim(ctx, &cfg); err != nil {
 			return err
 		}
 		if !cfg.NoLease {
-			if err := leaseErr; err != nil {
-				return fmt.Errorf("%w; without leases nothing stops two runs from writing one delivery day at once: run with --no-lease only if no two runs can ever overlap", err)
-			}
 			var err error
 			leaser, err = lake.NewLeaser(cfg.Dest, lake.LeaseOptions{TTL: cfg.LeaseTTL, Wait: cfg.LeaseWait, Version: cfg.Version, Logger: log})
 			if err != nil {
@@ -380,10 +399,7 @@ func run(ctx context.Context, cfg Config, rep *report.Report) error {
 	fetchers.Add(cfg.Requests)
 	lst := &lister{cfg: &cfg, w: writer, ls: leaser, send: send, jobs: jobs, empty: &empty, folders: len(folders),
 		slots: slots, ahead: make(chan struct{}, cfg.DaysInFlight),
-		list: win.Day,
-		fresh: func(ctx context.Context, d trail.Day, fn func(source.Object) error) error {
-			return source.ListDay(ctx, cfg.Source, folders, d, cfg.Listings, fn)
-		}}
+		list: list, fresh: fresh}
 	g.Go(func() error {
 		defer producers.Done()
 		defer close(jobs)
@@ -567,6 +583,10 @@ func run(ctx context.Context, cfg Config, rep *report.Report) error {
 				st.rep.ObjectsSkipped[m.skipped]++
 				if m.skipped == source.SkipArchived {
 					st.archived(m.key, log)
+					if st.matched == nil {
+						st.matched = map[string]int{}
+					}
+					st.matched[m.key] = -1
 				}
 			case m.result != nil && m.result.tail:
 				// A file of the day before's tail, read for this day alone.
@@ -628,12 +648,45 @@ func run(ctx context.Context, cfg Config, rep *report.Report) error {
 	if err := g.Wait(); err != nil {
 		return err
 	}
-	if n := empty.count(); n > 0 && n == len(days) {
+	if n := empty.count(); n > 0 && n == len(days) && cfg.List == nil {
 		return fmt.Errorf("%w: no log file in any of the %d trail folders of %s on any delivery day from %s to %s: is the trail still logging, and delivering here? (a quiet account can have an empty day, not a whole window)",
 			report.ErrNoTrail, len(folders), cfg.Source, days[0], days[len(days)-1])
 	}
 	return nil
 }
+
+// claim makes the destination marketrail's (lake.Claim), checks that it can be written and,
+// unless cfg.NoLease, that it enforces the conditional writes leases need; with
+// cfg.Claimed it does nothing, the caller having done it.
+func claim(ctx context.Context, cfg *Config) error {
+	if cfg.Claimed {
+		return nil
+	}
+	if err := lake.Claim(ctx, cfg.Dest, cfg.Version); err != nil {
+		return err
+	}
+	// The write probe and the leases' check write apart from each other: at once, each a
+	// few round trips. The probe's failure is the one reported when both fail.
+	var leaseErr error
+	var checked sync.WaitGroup
+	if !cfg.NoLease {
+		checked.Go(func() { leaseErr = lake.CheckLeases(ctx, cfg.Dest) })
+	}
+	err := storage.ProbeWrite(ctx, cfg.Dest, probePrefix)
+	checked.Wait()
+	if err != nil {
+		return err
+	}
+	if leaseErr != nil {
+		return fmt.Errorf("%w; without leases nothing stops two runs from writing one delivery day at once: run with --no-lease only if no two runs can ever overlap", leaseErr)
+	}
+	return nil
+}
+
+// Claim is what Run does first to the destination (unless cfg.Claimed): it makes it
+// marketrail's, checks that it can be written and that it enforces the conditional writes
+// day leases need. A long-running caller (follow) calls it once, then runs with Claimed.
+func Claim(ctx context.Context, cfg Config) error { return claim(ctx, &cfg) }
 
 // probePrefix is where the destination's write probe is put (and deleted at once).
 const probePrefix = "_marketrail/probe-"
@@ -708,6 +761,9 @@ type dayState struct {
 	quarantined []Quarantined // their bytes are in spill
 	spill       spill
 	tail        *tailState // the day before's tail, once complete
+	// matched is the manifest's Matched: records the filter selected, by log file read
+	// (those with none left out), -1 for a log file that could not be read.
+	matched map[string]int
 	// countUnknown: count the written events of operations not in the table of known
 	// Marketplace operations (report.Counts.UnknownOperations).
 	countUnknown bool
@@ -733,18 +789,26 @@ func (st *dayState) tailRead(r *objectResult, log *slog.Logger) {
 func (st *dayState) add(r *objectResult, log *slog.Logger) error {
 	st.received++
 	st.rep.ObjectsListed++
+	if st.matched == nil {
+		st.matched = map[string]int{}
+	}
 	switch {
 	case errors.Is(r.err, storage.ErrArchived):
 		st.rep.ObjectsSkipped[source.SkipArchived]++
 		st.archived(r.key, log)
+		st.matched[r.key] = -1
 		return nil
 	case r.err != nil:
+		st.matched[r.key] = -1
 		st.rep.ObjectsFailed++
 		st.rep.Failures = append(st.rep.Failures, report.Failure{Key: r.key, Reason: r.err.Error()})
 		log.Error("object failed: none of its events were written", "key", r.key, "error", r.err.Error())
 		return nil
 	}
 	f := r.file
+	if f.Matched > 0 {
+		st.matched[r.key] = int(f.Matched)
+	}
 	st.rep.LogFilesRead++
 	st.rep.BytesRead += r.bytesRead
 	st.rep.BytesDecompressed += f.BytesOut
@@ -806,6 +870,10 @@ func publish(ctx context.Context, w *lake.Writer, d trail.Day, st *dayState, log
 	st.quarantined = nil
 	defer st.spill.remove()
 	evTable, mTable := st.rows.tables()
+	st.plan.sources.Matched = st.matched
+	if st.plan.sources.Matched == nil {
+		st.plan.sources.Matched = map[string]int{} // counted, and none held any
+	}
 	res, err := w.PublishLeased(ctx, d, st.plan.lease, &st.plan.sources, complete, lake.Quarantine(quarantined, st.spill.lines), evTable, mTable)
 	if err != nil {
 		return fmt.Errorf("publish delivery day %s: %w", d, err)

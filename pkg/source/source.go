@@ -29,6 +29,9 @@ func (s Selection) account(a string) bool {
 }
 func (s Selection) region(r string) bool { return len(s.Regions) == 0 || slices.Contains(s.Regions, r) }
 
+// Includes reports whether trail folder f is selected: its account and its region.
+func (s Selection) Includes(f trail.Folder) bool { return s.account(f.Account) && s.region(f.Region) }
+
 // Discover returns the trail folders (organization, account, region) of the archive, sorted.
 // It lists AWSLogs/ once, each organization folder once and each selected account's
 // CloudTrail/ folder once, all with a delimiter, up to concurrency listings at a time.
@@ -206,6 +209,12 @@ type Object struct {
 // it can be read.
 const SkipArchived = "archived"
 
+// SkipNoMatch marks a log file that its day's manifest says holds no record the filter
+// selects (lake.Manifest.Matched): a day listed from its manifest (marketrail follow) does
+// not read it again, and it gives the day no rows and no tail eventIDs. It is a log file of
+// the day all the same: an input of its manifest and, late in the day, of the next day's tail.
+const SkipNoMatch = "no_match"
+
 // archiveClasses are the S3 storage classes whose objects cannot be read without a restore.
 // (Glacier Instant Retrieval reads like any other class.)
 var archiveClasses = []string{"GLACIER", "DEEP_ARCHIVE"}
@@ -236,6 +245,11 @@ func ListDay(ctx context.Context, store storage.Storage, folders []trail.Folder,
 	}
 	return nil
 }
+
+// Classify returns entry e of folder f's delivery day d as a listing gives it: classified,
+// with the reason it is not read, if any. A day listed from elsewhere than a listing
+// (marketrail follow) classifies its objects the same way.
+func Classify(e storage.Entry, f trail.Folder, d trail.Day) Object { return object(e, f, d) }
 
 // object is listed entry e of folder f's delivery day d, classified.
 func object(e storage.Entry, f trail.Folder, d trail.Day) Object {

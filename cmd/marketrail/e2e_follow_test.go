@@ -1,0 +1,284 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"io/fs"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
+
+	"github.com/marketrail/marketrail/internal/s3test"
+	"github.com/marketrail/marketrail/internal/sqstest"
+)
+
+// The shapes in which AWS announces a new object to a queue, as documented (see
+// pkg/notify): each builds one message body.
+
+// ctBody is CloudTrail's own notification: the bucket and the keys of the log files
+// delivered.
+func ctBody(bucket string, keys ...string) string {
+	b, _ := json.Marshal(map[string]any{"s3Bucket": bucket, "s3ObjectKey": keys})
+	return string(b)
+}
+
+// viaSNS is a message as SNS delivers it to SQS without raw delivery: the original in the
+// envelope's Message, as a JSON string.
+func viaSNS(inner string) string {
+	b, _ := json.Marshal(map[string]any{
+		"Type": "Notification", "MessageId": "5b0c0a4b-0000-4000-8000-000000000001",
+		"TopicArn": "arn:aws:sns:us-east-1:123456789012:trail-files", "Message": inner,
+		"Timestamp": "2024-03-01T00:05:00.000Z", "SignatureVersion": "1", "Signature": "EXAMPLE",
+		"SigningCertURL": "https://sns.us-east-1.amazonaws.com/SimpleNotificationService-0000.pem",
+		"UnsubscribeURL": "https://sns.us-east-1.amazonaws.com/?Action=Unsubscribe",
+	})
+	return string(b)
+}
+
+// s3Event is an S3 event notification of object creations; keys are URL-encoded, as S3
+// sends them.
+func s3Event(bucket string, keys ...string) string {
+	var recs []any
+	for _, k := range keys {
+		recs = append(recs, map[string]any{
+			"eventVersion": "2.1", "eventSource": "aws:s3", "awsRegion": "us-east-1",
+			"eventTime": "2024-03-01T00:05:00.000Z", "eventName": "ObjectCreated:Put",
+			"s3": map[string]any{"s3SchemaVersion": "1.0", "configurationId": "trail",
+				"bucket": map[string]any{"name": bucket, "arn": "arn:aws:s3:::" + bucket},
+				"object": map[string]any{"key": url.QueryEscape(k), "size": 1024, "eTag": "0123456789abcdef0123456789abcdef", "sequencer": "0055AED6DCD90281E5"}},
+		})
+	}
+	b, _ := json.Marshal(map[string]any{"Records": recs})
+	return string(b)
+}
+
+// ebEvent is an EventBridge "Object Created" event.
+func ebEvent(bucket, key string) string {
+	b, _ := json.Marshal(map[string]any{
+		"version": "0", "id": "17793124-05d4-b198-2fde-7ededc63b103", "detail-type": "Object Created",
+		"source": "aws.s3", "account": "123456789012", "time": "2024-03-01T00:05:00Z", "region": "us-east-1",
+		"resources": []string{"arn:aws:s3:::" + bucket},
+		"detail": map[string]any{"version": "0", "bucket": map[string]any{"name": bucket},
+			"object":     map[string]any{"key": key, "size": 1024, "etag": "0123456789abcdef0123456789abcdef", "sequencer": "00617F08299329D189"},
+			"request-id": "N4N7GDK58NMKJ12R", "requester": "cloudtrail.amazonaws.com", "reason": "PutObject"},
+	})
+	return string(b)
+}
+
+// s3TestEvent is what S3 sends once when notifications are configured.
+func s3TestEvent(bucket string) string {
+	b, _ := json.Marshal(map[string]any{"Service": "Amazon S3", "Event": "s3:TestEvent", "Time": "2024-03-01T00:00:00.000Z",
+		"Bucket": bucket, "RequestId": "5582815E1AEA5ADF", "HostId": "8cLeGAmw098X5cv4Zkwcmo8vvZa3eH3eKxsPzbB9wrR+YstdA6Knx4Ip8EXAMPLE"})
+	return string(b)
+}
+
+// objectKeys lists the keys of every file under dir, relative to it, sorted.
+func objectKeys(t *testing.T, dir string) []string {
+	t.Helper()
+	var keys []string
+	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err == nil && !d.IsDir() {
+			rel, _ := filepath.Rel(dir, p)
+			keys = append(keys, filepath.ToSlash(rel))
+		}
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	slices.Sort(keys)
+	return keys
+}
+
+// announceAll sends a message for every object of the trail under prefix in bucket, in
+// every shape in turn (some messages announce several log files), plus a test event, an
+// object of another bucket, a duplicate and one message that is not a notification at all.
+// It returns the garbage body.
+func announceAll(t *testing.T, c *sqs.Client, queueURL, bucket, prefix string, keys []string) string {
+	t.Helper()
+	var bodies []string
+	full := func(k string) string { return prefix + k }
+	for i := 0; i < len(keys); {
+		k := full(keys[i])
+		switch i % 6 {
+		case 0: // CloudTrail's notification through SNS, two log files at once
+			ks := []string{k}
+			if i+1 < len(keys) {
+				ks = append(ks, full(keys[i+1]))
+				i++
+			}
+			bodies = append(bodies, viaSNS(ctBody(bucket, ks...)))
+		case 1:
+			bodies = append(bodies, ctBody(bucket, k)) // raw delivery
+		case 2:
+			bodies = append(bodies, s3Event(bucket, k))
+		case 3:
+			bodies = append(bodies, viaSNS(s3Event(bucket, k)))
+		case 4:
+			bodies = append(bodies, ebEvent(bucket, k))
+		case 5:
+			bodies = append(bodies, viaSNS(ebEvent(bucket, k)))
+		}
+		i++
+	}
+	garbage := `{"this is": "not a notification"}`
+	bodies = append(bodies,
+		s3TestEvent(bucket),
+		s3Event("someone-elses-bucket", full(keys[0])),
+		bodies[2], // the same notification twice
+		garbage,
+	)
+	sqstest.Send(t, c, queueURL, bodies...)
+	return garbage
+}
+
+// follower is a running 'marketrail follow'.
+type follower struct {
+	cmd    *exec.Cmd
+	stderr bytes.Buffer
+}
+
+func startFollow(t *testing.T, env []string, args ...string) *follower {
+	t.Helper()
+	f := &follower{cmd: exec.Command(binary, append([]string{"follow"}, args...)...)}
+	f.cmd.Env = append([]string{"PATH=" + os.Getenv("PATH"), "HOME=" + t.TempDir(), "TMPDIR=" + os.TempDir()}, env...)
+	f.cmd.Stderr = &f.stderr
+	if err := f.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if f.cmd.ProcessState == nil {
+			f.cmd.Process.Kill()
+			f.cmd.Wait()
+		}
+	})
+	return f
+}
+
+// stop sends SIGTERM and returns the exit status.
+func (f *follower) stop(t *testing.T) int {
+	t.Helper()
+	f.cmd.Process.Signal(syscall.SIGTERM)
+	done := make(chan error, 1)
+	go func() { done <- f.cmd.Wait() }()
+	select {
+	case <-done:
+	case <-time.After(60 * time.Second):
+		f.cmd.Process.Kill()
+		t.Fatalf("follow did not stop within a minute of SIGTERM\n%s", f.stderr.String())
+	}
+	return f.cmd.ProcessState.ExitCode()
+}
+
+// drained waits until the queue holds no message (visible or being worked on).
+func drained(t *testing.T, c *sqs.Client, queueURL string, f *follower, within time.Duration) {
+	t.Helper()
+	deadline := time.Now().Add(within)
+	for sqstest.Depth(t, c, queueURL) > 0 {
+		if time.Now().After(deadline) {
+			t.Fatalf("the queue still holds %d messages after %s\nfollow's log:\n%s", sqstest.Depth(t, c, queueURL), within, f.stderr.String())
+		}
+		if f.cmd.ProcessState != nil {
+			t.Fatalf("follow exited\n%s", f.stderr.String())
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+// TestFollowDrainsToRunTables: a queue announcing the sample trail's files in every shape
+// (with a test event, a foreign object, a duplicate and a garbage message) drains into
+// tables identical to one run over the same days; the garbage is kept; a nightly run
+// afterwards finds every day unchanged; SIGTERM exits 0.
+func TestFollowDrainsToRunTables(t *testing.T) {
+	sc, srv := s3test.Client(t)
+	qc, sqsEndpoint := sqstest.Client(t)
+	bucket := s3test.Bucket(t, sc)
+	upload(t, sc, sampleTrail, bucket, "logs/")
+	keys := objectKeys(t, sampleTrail)
+	queueURL := sqstest.Queue(t, qc)
+	garbage := announceAll(t, qc, queueURL, bucket, "logs/", keys)
+
+	env := append(srv.Env(), "AWS_ENDPOINT_URL_SQS="+sqsEndpoint)
+	f := startFollow(t, env, "--queue", queueURL, "--source", "s3://"+bucket+"/logs", "--dest", "s3://"+bucket+"/follow",
+		"--interval", "2s", "--log-format", "json")
+	drained(t, qc, queueURL, f, 2*time.Minute)
+	if code := f.stop(t); code != 0 {
+		t.Fatalf("follow exited %d after SIGTERM, want 0\n%s", code, f.stderr.String())
+	}
+	log := f.stderr.String()
+	for _, want := range []string{`"msg":"message not understood: kept and deleted"`, `"msg":"stopped following"`} {
+		if !strings.Contains(log, want) {
+			t.Errorf("follow's log lacks %s\n%s", want, log)
+		}
+	}
+
+	// The days follow published, and one run over the same days.
+	days := map[string]bool{}
+	for _, k := range keys {
+		parts := strings.Split(k, "/")
+		if i := slices.Index(parts, "CloudTrail"); i > 0 && len(parts) > i+4 {
+			days[strings.Join(parts[i+2:i+5], "-")] = true
+		}
+	}
+	sorted := slices.Sorted(func(yield func(string) bool) {
+		for d := range days {
+			if !yield(d) {
+				return
+			}
+		}
+	})
+	from, to := sorted[0], sorted[len(sorted)-1]
+	if r := marketrail(t, srv.Env(), "run", "--source", "s3://"+bucket+"/logs", "--dest", "s3://"+bucket+"/run", "--from", from, "--to", to); r.code != 0 {
+		t.Fatalf("run: exit %d\n%s", r.code, r.stderr)
+	}
+	followed, ran := download(t, sc, bucket, "follow/"), download(t, sc, bucket, "run/")
+	if got, want := parquetFiles(t, followed), parquetFiles(t, ran); !slices.Equal(got, want) {
+		t.Fatalf("follow wrote files\n%q\nrun wrote\n%q", got, want)
+	}
+	for _, p := range parquetFiles(t, ran) {
+		a, _ := os.ReadFile(filepath.Join(followed, p))
+		b, _ := os.ReadFile(filepath.Join(ran, p))
+		if !bytes.Equal(a, b) {
+			t.Errorf("%s: follow's file differs from run's", p)
+		}
+	}
+	gotRows, gotFull := written(t, followed)
+	wantRows, wantFull := written(t, ran)
+	diff(t, "follow against run", gotRows, wantRows)
+	if !slices.Equal(gotFull, wantFull) {
+		t.Errorf("follow's rows differ from run's in some column")
+	}
+	m := readManifest(t, sampleManifest)
+	diff(t, "follow against the generator's manifest", gotRows, m.expected(from, to))
+
+	// The garbage message, kept raw.
+	kept := download(t, sc, bucket, "follow/_marketrail/messages/")
+	var bodies []string
+	for _, k := range objectKeys(t, kept) {
+		b, _ := os.ReadFile(filepath.Join(kept, k))
+		bodies = append(bodies, string(b))
+	}
+	if !slices.Equal(bodies, []string{garbage}) {
+		t.Errorf("kept messages %q, want the garbage one alone", bodies)
+	}
+
+	// A nightly run afterwards finds every day follow kept unchanged.
+	r := marketrail(t, srv.Env(), "run", "--source", "s3://"+bucket+"/logs", "--dest", "s3://"+bucket+"/follow", "--from", from, "--to", to)
+	if r.code != 0 {
+		t.Fatalf("nightly run: exit %d\n%s", r.code, r.stderr)
+	}
+	for _, d := range runReport(t, r)["days"].([]any) {
+		day := d.(map[string]any)
+		if day["action"] != "unchanged" {
+			t.Errorf("the nightly run found delivery day %v %v (%v), want unchanged", day["delivery_day"], day["action"], day["reason"])
+		}
+	}
+}
