@@ -81,6 +81,7 @@ import (
 	"reflect"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/parquet-go/parquet-go"
@@ -143,8 +144,12 @@ type Manifest struct {
 	Matched map[string]int `json:"matched"`
 	// Sizes is each file's size in bytes (absent in manifests written before it was kept):
 	// a day is unchanged only while its files are still there with these sizes.
-	Sizes map[string]int64            `json:"sizes,omitempty"`
-	Rows  map[string]map[string]int64 `json:"rows"` // table → event_date → rows
+	Sizes map[string]int64 `json:"sizes,omitempty"`
+	// Hashes is each file's SHA-256 (hex; absent in manifests written before it was kept):
+	// a day published again does not upload a file whose bytes are the same (marketrail
+	// follow publishes the current day every interval, and most intervals bring no rows).
+	Hashes map[string]string           `json:"hashes,omitempty"`
+	Rows   map[string]map[string]int64 `json:"rows"` // table → event_date → rows
 	// Holder is the run that wrote the manifest, as its lease names it (host:pid:token);
 	// empty when written with --no-lease (or before leases).
 	Holder  string    `json:"holder,omitempty"`
@@ -428,9 +433,13 @@ func permute[T any](rows []T, order []int) {
 
 // Result is what PublishDay wrote.
 type Result struct {
-	Files []string                    // keys of the files written
-	Sizes map[string]int64            // each file's size in bytes
-	Rows  map[string]map[string]int64 // table → event_date → rows
+	Files  []string                    // keys of the files written
+	Sizes  map[string]int64            // each file's size in bytes
+	Hashes map[string]string           // each file's SHA-256, hex
+	Rows   map[string]map[string]int64 // table → event_date → rows
+	// Kept counts the files not uploaded again: the day's manifest records the same bytes
+	// under the same key, and the file is there.
+	Kept int
 }
 
 // PublishDay writes delivery day d's tables and replaces whatever d wrote before, following
@@ -447,7 +456,7 @@ func (w *Writer) PublishDay(ctx context.Context, d trail.Day, src *Sources, comp
 // under the lease (Lease.SawManifest), so a run that lost its lease writes nothing more.
 func (w *Writer) PublishLeased(ctx context.Context, d trail.Day, lease *Lease, src *Sources, complete bool, tables ...Table) (Result, error) {
 	w.init()
-	res := Result{Rows: map[string]map[string]int64{}, Sizes: map[string]int64{}}
+	res := Result{Rows: map[string]map[string]int64{}, Sizes: map[string]int64{}, Hashes: map[string]string{}}
 	var sizesMu sync.Mutex
 	var old *Manifest
 	var err error
@@ -500,6 +509,20 @@ func (w *Writer) PublishLeased(ctx context.Context, d trail.Day, lease *Lease, s
 	if err := w.writeManifest(ctx, lease, src, &Manifest{DeliveryDay: d.String(), State: StatePublishing, Files: union}); err != nil {
 		return res, err
 	}
+	// A file whose bytes the manifest of the day's last publication records, still there
+	// as it was, is not uploaded again.
+	reuse := old != nil && (old.State == StateComplete || old.State == StatePartial) && len(old.Hashes) > 0
+	if reuse {
+		missing, err := w.Intact(ctx, old)
+		if err != nil {
+			return res, err
+		}
+		reuse = missing == ""
+	}
+	same := func(key, hash string, size int64) bool {
+		return reuse && old.Hashes[key] == hash && old.Sizes[key] == size
+	}
+	var kept atomic.Int64
 	meta := []parquet.WriterOption{
 		parquet.Compression(w.codec),
 		parquet.CreatedBy("marketrail", w.Version, ""),
@@ -521,11 +544,14 @@ hand:
 		}
 		g.Go(func() error {
 			defer func() { <-w.slots }()
-			size, err := w.publish(gctx, lease, f, meta)
+			size, hash, reused, err := w.publish(gctx, lease, f, meta, same)
 			if err == nil {
 				sizesMu.Lock()
-				res.Sizes[f.key] = size
+				res.Sizes[f.key], res.Hashes[f.key] = size, hash
 				sizesMu.Unlock()
+				if reused {
+					kept.Add(1)
+				}
 			}
 			return err
 		})
@@ -552,15 +578,17 @@ hand:
 	if !complete {
 		state = StatePartial
 	}
-	return res, w.writeManifest(ctx, lease, src, &Manifest{DeliveryDay: d.String(), State: state, Files: res.Files, Sizes: res.Sizes, Rows: res.Rows})
+	res.Kept = int(kept.Load())
+	return res, w.writeManifest(ctx, lease, src, &Manifest{DeliveryDay: d.String(), State: state, Files: res.Files, Sizes: res.Sizes, Hashes: res.Hashes, Rows: res.Rows})
 }
 
-// publish writes one file to a local temporary file, then puts it on the destination, and
-// returns its size.
-func (w *Writer) publish(ctx context.Context, lease *Lease, f file, meta []parquet.WriterOption) (int64, error) {
+// publish writes one file to a local temporary file, then puts it on the destination
+// unless same says the destination holds those bytes already, and returns its size, its
+// SHA-256 and whether it was kept rather than uploaded.
+func (w *Writer) publish(ctx context.Context, lease *Lease, f file, meta []parquet.WriterOption, same func(key, hash string, size int64) bool) (size int64, hash string, kept bool, err error) {
 	tmp, err := os.CreateTemp(w.TempDir, ".marketrail-*.parquet")
 	if err != nil {
-		return 0, fmt.Errorf("stage %s: %w", f.key, err)
+		return 0, "", false, fmt.Errorf("stage %s: %w", f.key, err)
 	}
 	defer os.Remove(tmp.Name())
 	defer tmp.Close()
@@ -573,25 +601,30 @@ func (w *Writer) publish(ctx context.Context, lease *Lease, f file, meta []parqu
 		}
 		meta = append(slices.Clip(meta), parquet.ColumnPageBuffers(parquet.NewFileBufferPool(dir, ".marketrail-pages-*")))
 	}
-	if err := f.write(tmp, meta); err != nil {
-		return 0, fmt.Errorf("write %s: %w", f.key, err)
+	h := sha256.New()
+	if err := f.write(io.MultiWriter(tmp, h), meta); err != nil {
+		return 0, "", false, fmt.Errorf("write %s: %w", f.key, err)
 	}
-	size, err := tmp.Seek(0, io.SeekCurrent)
+	hash = hex.EncodeToString(h.Sum(nil))
+	size, err = tmp.Seek(0, io.SeekCurrent)
 	if err == nil {
 		_, err = tmp.Seek(0, io.SeekStart)
 	}
 	if err != nil {
-		return 0, fmt.Errorf("stage %s: %w", f.key, err)
+		return 0, "", false, fmt.Errorf("stage %s: %w", f.key, err)
+	}
+	if same(f.key, hash, size) {
+		return size, hash, true, nil
 	}
 	if err := lease.Check(); err != nil {
-		return 0, fmt.Errorf("put %s: %w", f.key, err)
+		return 0, "", false, fmt.Errorf("put %s: %w", f.key, err)
 	}
 	// What a run killed while writing this key left (a local folder's temporary file):
 	// under the day's lease no other run writes it now.
 	if err := storage.Tidy(ctx, w.Dest, f.key); err != nil {
-		return 0, err
+		return 0, "", false, err
 	}
-	return size, w.Dest.Put(ctx, f.key, &hookReader{r: tmp, at: size / 2, fn: func() { w.hook(HookUpload) }}, size)
+	return size, hash, false, w.Dest.Put(ctx, f.key, &hookReader{r: tmp, at: size / 2, fn: func() { w.hook(HookUpload) }}, size)
 }
 
 // hookReader calls fn once, when at bytes have been read through it.

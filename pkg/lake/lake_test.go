@@ -354,3 +354,88 @@ func TestManifestRecordsSources(t *testing.T) {
 		t.Errorf("Stale after publishing = %q", got)
 	}
 }
+
+// TestPublishAgainKeepsSameFiles: a day published again uploads only the files whose bytes
+// changed; the others stay as they were (the same object, not a copy), as long as they are
+// all still there as the manifest recorded them.
+func TestPublishAgainKeepsSameFiles(t *testing.T) {
+	ctx := context.Background()
+	dest, dir := localDest(t)
+	w := &lake.Writer{Dest: dest, Version: "test"}
+	d := dayOf("2024-03-02")
+	late, own := "t/event_date=2024-03-01/2024-03-02.parquet", "t/event_date=2024-03-02/2024-03-02.parquet"
+	stat := func(key string) os.FileInfo {
+		fi, err := os.Stat(filepath.Join(dir, filepath.FromSlash(key)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return fi
+	}
+	src := func(n int) *lake.Sources {
+		var in []lake.Input
+		for i := range n {
+			in = append(in, lake.Input{Key: fmt.Sprintf("AWSLogs/1/CloudTrail/r/2024/03/02/f%d.json.gz", i), Size: 10, ETag: "e"})
+		}
+		return &lake.Sources{Inputs: in}
+	}
+	rows := []row{mk("a", "2024-03-01", 23), mk("b", "2024-03-02", 1)}
+	prev := map[string]os.FileInfo{} // the files of the publication before
+	tests := []struct {
+		name           string
+		rows           []row
+		before         func()
+		kept           int
+		sameLate, same bool // the files are the objects of the publication before
+	}{
+		{"first publication", rows, nil, 0, false, false},
+		{"the same rows from more inputs", rows, nil, 2, true, true},
+		{"a row more in one partition", append(slices.Clone(rows), mk("c", "2024-03-02", 2)), nil, 1, true, false},
+		{"a file gone from the destination", append(slices.Clone(rows), mk("c", "2024-03-02", 2)),
+			func() {
+				os.Remove(filepath.Join(dir, filepath.FromSlash(late)))
+				delete(prev, late) // a new file may take the inode number it freed
+			}, 0, false, false},
+	}
+	for i, tt := range tests {
+		if tt.before != nil {
+			tt.before()
+		}
+		res, err := w.PublishDay(ctx, d, src(i+1), true, rowsTable(tt.rows...))
+		if err != nil {
+			t.Fatalf("%s: %v", tt.name, err)
+		}
+		if res.Kept != tt.kept {
+			t.Errorf("%s: %d files kept, want %d", tt.name, res.Kept, tt.kept)
+		}
+		now := map[string]os.FileInfo{late: stat(late), own: stat(own)}
+		for key, want := range map[string]bool{late: tt.sameLate, own: tt.same} {
+			if prev[key] == nil {
+				continue
+			}
+			if got := os.SameFile(prev[key], now[key]); got != want {
+				t.Errorf("%s: %s is the same object as before: %v, want %v", tt.name, key, got, want)
+			}
+		}
+		prev = now
+		var ids []string
+		for _, r := range readRows(t, filepath.Join(dir, filepath.FromSlash(own))) {
+			ids = append(ids, r.ID)
+		}
+		var want []string
+		for _, r := range tt.rows {
+			if r.Time.After(at("2024-03-02", 0)) {
+				want = append(want, r.ID)
+			}
+		}
+		if !slices.Equal(ids, want) {
+			t.Errorf("%s: %s holds %q, want %q", tt.name, own, ids, want)
+		}
+		m, err := w.ReadManifest(ctx, d)
+		if err != nil || m == nil {
+			t.Fatalf("%s: manifest: %v", tt.name, err)
+		}
+		if len(m.Inputs) != i+1 || len(m.Hashes) != 2 || m.Hashes[own] != res.Hashes[own] || len(m.Hashes[own]) != 64 {
+			t.Errorf("%s: manifest inputs %d, hashes %v", tt.name, len(m.Inputs), m.Hashes)
+		}
+	}
+}
