@@ -51,7 +51,11 @@ Exit status:
   0    stopped by SIGTERM or SIGINT: the batch being published is finished (or, after
        --grace, abandoned without publishing anything partial); messages not reflected in
        the tables stay in the queue. Unlike 'run' (130/143), a stop is how a service ends.
-  1    fatal: the queue, the source or the destination cannot be used (one line says why)
+  1    fatal, with one line that says why: at start, the queue, the source or the
+       destination cannot be used (or --metrics-addr cannot be listened on); later, the
+       queue is gone or may no longer be read. A batch that fails (the destination
+       unreachable for a while) is tried again at the next interval instead, and
+       /healthz says so.
   2    usage error
 
 Example:
@@ -66,6 +70,7 @@ type followOptions struct {
 	interval    time.Duration
 	maxReceives int
 	grace       time.Duration
+	visibility  time.Duration
 	metricsAddr string
 }
 
@@ -75,6 +80,7 @@ func (o *followOptions) flags(fs *flag.FlagSet) {
 	fs.DurationVar(&o.interval, "interval", follow.DefaultInterval, "publish the announced log files' delivery days every `DURATION`")
 	fs.IntVar(&o.maxReceives, "max-receives", follow.DefaultMaxReceives, "give up a message whose log file cannot be read after `N` receives (its day stays partial for the nightly run)")
 	fs.DurationVar(&o.grace, "grace", follow.DefaultGrace, "on SIGTERM/SIGINT, wait up to `DURATION` for the batch being published; then abandon it unpublished")
+	fs.DurationVar(&o.visibility, "visibility", 0, "keep a received message hidden from other receivers for `DURATION` while follow works on it, extended as long as it does; a message whose receive was lost on the way comes back after it (default: 2 × --interval + 1m, at least 5m)")
 	fs.StringVar(&o.metricsAddr, "metrics-addr", "", "serve /metrics (Prometheus) and /healthz on `ADDR`, e.g. :9090 (default: off)")
 }
 
@@ -172,12 +178,18 @@ func (o *followOptions) config() (follow.Config, error) {
 	if o.grace < 0 {
 		return cfg, fmt.Errorf("%w: --grace must not be negative", errUsage)
 	}
+	if o.visibility != 0 && (o.visibility < 3*time.Second || o.visibility > queue.MaxVisibility) {
+		return cfg, fmt.Errorf("%w: --visibility must be between 3s and %s", errUsage, queue.MaxVisibility)
+	}
 	job, err := o.job()
 	if err != nil {
 		return cfg, err
 	}
 	cfg.Job = job
 	cfg.Bucket, cfg.Prefix = bucket, strings.TrimSuffix(prefix, "/")
-	cfg.Interval, cfg.MaxReceives, cfg.Grace = o.interval, o.maxReceives, o.grace
+	cfg.Interval, cfg.MaxReceives, cfg.Grace, cfg.Visibility = o.interval, o.maxReceives, o.grace, o.visibility
+	if o.grace == 0 {
+		cfg.Grace = time.Nanosecond // abandon at once (follow.Config takes 0 for its default)
+	}
 	return cfg, nil
 }

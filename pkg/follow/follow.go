@@ -54,6 +54,12 @@ const (
 	DefaultGrace       = 20 * time.Second
 )
 
+// DefaultVisibility is Config.Visibility's default for an interval: a message waits up to
+// an interval for its batch, then the batch's time; at least five minutes.
+func DefaultVisibility(interval time.Duration) time.Duration {
+	return max(2*interval+time.Minute, 5*time.Minute)
+}
+
 // MessagesDir is where a message that cannot be understood is kept, raw, in the destination:
 // one object per message id.
 const MessagesDir = "_marketrail/messages/"
@@ -73,6 +79,11 @@ type Config struct {
 	// Wait is how long one receive waits for a message (SQS long polling, at most 20 s); 0
 	// means 20 s.
 	Wait time.Duration
+	// Visibility is how long a received message stays hidden from other receivers while
+	// follow works on it (extended as long as it does): a message whose receive was lost on
+	// the way (the request reached the queue, its answer did not) comes back after it. 0
+	// means DefaultVisibility(Interval).
+	Visibility time.Duration
 	// Stats, if set, counts what follow does (for metrics and /healthz).
 	Stats *Stats
 }
@@ -150,6 +161,7 @@ const (
 	SkipDigest      = "digest"         // a digest file (CloudTrail-Digest/)
 	SkipInsight     = "insight"        // an Insights file (CloudTrail-Insight/)
 	SkipNotSelected = "not_selected"   // a log file of an account or region --accounts/--regions leave out
+	SkipNotCreated  = "not_created"    // an event of the message that is not an object's creation (a removal, a restore...)
 )
 
 // held is a message being worked on.
@@ -191,6 +203,9 @@ func Run(ctx context.Context, cfg Config) error {
 	if cfg.Stats == nil {
 		cfg.Stats = &Stats{}
 	}
+	if cfg.Visibility <= 0 {
+		cfg.Visibility = DefaultVisibility(cfg.Interval)
+	}
 	log := cfg.Job.Logger
 	if log == nil {
 		log = slog.Default()
@@ -203,8 +218,7 @@ func Run(ctx context.Context, cfg Config) error {
 		return err
 	}
 	f := &follower{cfg: cfg, log: log, stats: cfg.Stats, held: map[string]*held{}, receives: map[string]int{},
-		// A message waits up to an interval for its batch, then its batch's time.
-		visibility: max(2*cfg.Interval+time.Minute, 5*time.Minute),
+		visibility: cfg.Visibility,
 		l: &lister{src: cfg.Job.Source, w: &lake.Writer{Dest: cfg.Job.Dest, Version: cfg.Job.Version},
 			settings: pipeline.Settings(&cfg.Job), selection: cfg.Job.Selection, listings: cfg.Job.Listings},
 	}
@@ -314,6 +328,9 @@ func (f *follower) take(ctx context.Context, msgs []queue.Message) {
 			done = append(done, m)
 			continue
 		}
+		for range n.Skipped {
+			f.stats.skip(SkipNotCreated)
+		}
 		h := &held{msg: m, receives: max(m.ReceiveCount, f.receives[m.ID]), deadline: time.Now().Add(f.visibility)}
 		for _, o := range n.Objects {
 			key, skip := f.relative(o.Bucket, o.Key)
@@ -388,6 +405,39 @@ func (f *follower) extend(ctx context.Context) {
 	}
 	for _, m := range msgs {
 		f.held[m.ID].deadline = time.Now().Add(f.visibility)
+	}
+}
+
+// extendDuring keeps the held messages invisible while a batch runs, until the returned
+// function is called.
+func (f *follower) extendDuring(ctx context.Context) (stop func()) {
+	msgs := f.messages(nil)
+	ctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		t := time.NewTicker(f.visibility / 3)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+				if err := f.cfg.Queue.Extend(ctx, f.visibility, msgs...); err != nil && ctx.Err() == nil {
+					f.log.Warn("could not extend the visibility of messages being worked on: another receiver may get them too (which changes nothing in the tables)", "error", err.Error())
+				}
+			}
+		}
+	}()
+	start := time.Now()
+	return func() {
+		cancel()
+		<-done
+		if time.Since(start) >= f.visibility/3 {
+			for _, h := range f.held {
+				h.deadline = time.Now().Add(f.visibility * 2 / 3)
+			}
+		}
 	}
 }
 
@@ -484,7 +534,13 @@ func (f *follower) publish(ctx context.Context) {
 	}, func(a, b trail.Day) int { return strings.Compare(a.String(), b.String()) })
 	f.l.batch(announced)
 	start := time.Now()
+	stopExtending := f.extendDuring(bctx)
 	rep, err := pipeline.Run(bctx, job)
+	stopExtending()
+	if err != nil && ctx.Err() != nil && bctx.Err() != nil {
+		f.log.Warn("stopped while publishing, past --grace: the batch is abandoned unpublished; its messages go back to the queue", "error", err.Error())
+		return
+	}
 	if err != nil {
 		f.failed(err)
 		return
@@ -501,12 +557,15 @@ func (f *follower) publish(ctx context.Context) {
 	for _, d := range rep.Days {
 		byDay[d.DeliveryDay] = d
 	}
+	// Each announced file: done, held (its day was another run's: tried again, and not
+	// counted as an attempt), or not published for a reason of its own (counted).
+	const held = "its delivery day was held by another run"
 	status := map[string]string{} // key → "" done, else why not
 	for key, d := range dayOf {
 		dr := byDay[d.String()]
 		switch {
 		case dr == nil || (dr.Action != report.ActionWritten && dr.Action != report.ActionUnchanged):
-			status[key] = "its delivery day was not published in this batch (held by another run)"
+			status[key] = held
 		case !f.l.wasFound(key):
 			status[key] = "not found on the source"
 		case slices.Contains(dr.Archived, key):
@@ -524,25 +583,32 @@ func (f *follower) publish(ctx context.Context) {
 	files := 0
 	for id, h := range f.held {
 		var why []string
+		wasHeld := false
 		for _, key := range h.files {
-			if s := status[key]; s != "" {
+			switch s := status[key]; s {
+			case "":
+			case held:
+				wasHeld = true
+			default:
 				why = append(why, key+": "+s)
 			}
 		}
 		switch {
-		case len(why) == 0:
+		case len(why) == 0 && !wasHeld:
 			done = append(done, h.msg)
 			files += len(h.files)
 			delete(f.held, id)
-		case h.receives >= f.cfg.MaxReceives:
+		case len(why) > 0 && h.receives >= f.cfg.MaxReceives:
 			f.log.Error("log files of a message could not be published after several receives: the message is deleted; the nightly run reads their days again",
 				"message_id", id, "receives", h.receives, "files", why)
 			f.stats.GivenUp.Add(int64(len(why)))
 			done = append(done, h.msg)
 			delete(f.held, id)
-		default:
+		case len(why) > 0:
 			f.log.Warn("log files of a message not published yet: tried again with the next batch", "message_id", id, "receives", h.receives, "files", why)
 			h.receives++ // another attempt, as a receive would count it
+			retry = append(retry, h.msg)
+		default: // held by another run: tried again, as often as it takes
 			retry = append(retry, h.msg)
 		}
 	}

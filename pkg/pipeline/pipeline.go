@@ -361,8 +361,10 @@ func run(ctx context.Context, cfg Config, rep *report.Report) error {
 		}
 	}
 	rep.Folders = len(folders)
-	log.Info("discovered trail folders", "source", cfg.Source.String(), "folders", len(folders),
-		"from", cfg.From.String(), "to", cfg.To.String(), "days", len(days), "workers", cfg.Workers, "requests", cfg.Requests)
+	if cfg.List == nil {
+		log.Info("discovered trail folders", "source", cfg.Source.String(), "folders", len(folders),
+			"from", cfg.From.String(), "to", cfg.To.String(), "days", len(days), "workers", cfg.Workers, "requests", cfg.Requests)
+	}
 	if cfg.Progress != nil {
 		cfg.Progress.Days(len(days))
 	}

@@ -57,6 +57,12 @@
 //     timeout, so up to a second late.
 //   - Queue URLs are http://Host:Port/AccountId/NAME from goaws's configuration; goaws
 //     finds the queue by the URL's last path segment alone.
+//   - Now and then the connection a ReceiveMessage is answered on turns out closed on the
+//     client's side as its answer is read (seen after a DeleteMessageBatch on the same
+//     connection: the SDK logs "failed to discard remaining HTTP response body ... use of
+//     closed network connection"). The SDK retries the receive; the messages goaws handed
+//     out in the lost answer stay in flight until their visibility timeout ends, as a lost
+//     answer from SQS would. marketrail follow's tests use a short --visibility for this.
 //   - goaws's own command (app/cmd) always listens on 0.0.0.0; scripts/test.sh therefore
 //     builds goaws's server from its packages with a main that listens on 127.0.0.1.
 package queue
