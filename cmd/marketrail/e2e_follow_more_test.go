@@ -111,7 +111,7 @@ func (f *follower) waitExit(t *testing.T, within time.Duration) (int, time.Durat
 	case <-time.After(within):
 		f.cmd.Process.Kill()
 		<-done
-		t.Fatalf("follow did not exit within %s\n%s", within, f.stderr.String())
+		t.Fatalf("follow did not exit within %s\n%s", within, f.log())
 	}
 	return f.cmd.ProcessState.ExitCode(), time.Since(start)
 }
@@ -130,7 +130,7 @@ func TestFollowFatalQueue(t *testing.T) {
 	start := time.Now()
 	f := startFollow(t, env, "--queue", queueURL, "--source", "s3://"+bucket+"/logs", "--dest", "s3://"+bucket+"/follow", "--interval", "1s")
 	code, _ := f.waitExit(t, 60*time.Second)
-	stderr := f.stderr.String()
+	stderr := f.log()
 	if code != 1 {
 		t.Errorf("follow with a queue that does not exist: exit %d, want 1\n%s", code, stderr)
 	}
@@ -280,7 +280,7 @@ func TestFollowMetricsAndHealth(t *testing.T) {
 	addr := freePort(t)
 	env := append(srv.Env(), "AWS_ENDPOINT_URL_SQS="+sqsEndpoint)
 	f := startFollow(t, env, "--queue", queueURL, "--source", "s3://"+bucket+"/logs", "--dest", "s3://"+bucket+"/follow",
-		"--interval", "1s", "--log-format", "json", "--metrics-addr", addr)
+		"--interval", "1s", "--visibility", "5s", "--log-format", "json", "--metrics-addr", addr)
 	drained(t, qc, queueURL, f, 2*time.Minute)
 
 	// The last deletions and the metrics are in the same process: wait until the counter
@@ -335,7 +335,7 @@ func TestFollowMetricsAndHealth(t *testing.T) {
 		t.Errorf("marketrail_follow_lag_seconds_count = %v, want > 0", n)
 	}
 	if code := f.stop(t); code != 0 {
-		t.Fatalf("follow exited %d after SIGTERM, want 0\n%s", code, f.stderr.String())
+		t.Fatalf("follow exited %d after SIGTERM, want 0\n%s", code, f.log())
 	}
 }
 
@@ -376,12 +376,12 @@ func TestFollowCorruptFileGivenUp(t *testing.T) {
 	announceAll(t, qc, queueURL, bucket, "logs/", keys)
 	env := append(srv.Env(), "AWS_ENDPOINT_URL_SQS="+sqsEndpoint)
 	f := startFollow(t, env, "--queue", queueURL, "--source", "s3://"+bucket+"/logs", "--dest", "s3://"+bucket+"/follow",
-		"--interval", "1s", "--max-receives", "2", "--log-format", "json")
+		"--interval", "1s", "--visibility", "5s", "--max-receives", "2", "--log-format", "json")
 	drained(t, qc, queueURL, f, 2*time.Minute)
 	if code := f.stop(t); code != 0 {
-		t.Fatalf("follow exited %d after SIGTERM, want 0\n%s", code, f.stderr.String())
+		t.Fatalf("follow exited %d after SIGTERM, want 0\n%s", code, f.log())
 	}
-	log := f.stderr.String()
+	log := f.log()
 	// Every message announcing the corrupt file (the sample's notifications may announce it
 	// more than once) is given up after 2 receives, and no other.
 	var givenUp int
@@ -461,7 +461,7 @@ func TestFollowSIGTERMMidBatch(t *testing.T) {
 
 			env := append(srv.Env(), "AWS_ENDPOINT_URL_SQS="+sqsEndpoint)
 			args := []string{"--queue", queueURL, "--source", "s3://" + bucket + "/logs", "--dest", "s3://" + bucket + "/follow",
-				"--interval", "2s", "--log-format", "json"}
+				"--interval", "2s", "--visibility", "5s", "--log-format", "json"}
 			f := startFollow(t, append(env, delayEnv+"=published:"+delay.String()), append(args, "--grace", tc.grace.String())...)
 
 			// Wait until a day is being published: its manifest says so.
@@ -473,16 +473,16 @@ func TestFollowSIGTERMMidBatch(t *testing.T) {
 					break
 				}
 				if f.cmd.ProcessState != nil || time.Now().After(deadline) {
-					t.Fatalf("no day was ever being published\n%s", f.stderr.String())
+					t.Fatalf("no day was ever being published\n%s", f.log())
 				}
 				time.Sleep(50 * time.Millisecond)
 			}
 			f.cmd.Process.Signal(syscall.SIGTERM)
 			code, took := f.waitExit(t, tc.grace+delay+30*time.Second)
 			if code != 0 {
-				t.Fatalf("follow exited %d after SIGTERM mid-batch, want 0\n%s", code, f.stderr.String())
+				t.Fatalf("follow exited %d after SIGTERM mid-batch, want 0\n%s", code, f.log())
 			}
-			log := f.stderr.String()
+			log := f.log()
 			if !strings.Contains(log, `"msg":"stopped following"`) {
 				t.Errorf("follow's log lacks its stop\n%s", log)
 			}
@@ -529,12 +529,9 @@ func TestFollowSIGTERMMidBatch(t *testing.T) {
 
 			// What is left (if anything) is published by the next follower on the queue.
 			g := startFollow(t, env, args...)
-			// A signal in the process's first instants, before the Go runtime runs, kills it
-			// (see TestSignalAtStart): the queue may be empty already.
-			time.Sleep(time.Second)
 			drained(t, qc, queueURL, g, 2*time.Minute)
 			if code := g.stop(t); code != 0 {
-				t.Fatalf("the second follow exited %d after SIGTERM, want 0\n%s", code, g.stderr.String())
+				t.Fatalf("the second follow exited %d after SIGTERM, want 0\n%s", code, g.log())
 			}
 			for d, s := range manifestStates(t, sc, bucket, "follow/") {
 				if s != lake.StateComplete {

@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
 	"github.com/marketrail/marketrail/internal/s3test"
@@ -142,15 +143,26 @@ func announceAll(t *testing.T, c *sqs.Client, queueURL, bucket, prefix string, k
 
 // follower is a running 'marketrail follow'.
 type follower struct {
-	cmd    *exec.Cmd
-	stderr bytes.Buffer
+	cmd     *exec.Cmd
+	logFile string // its standard error
+}
+
+// log is what follow has logged so far.
+func (f *follower) log() string {
+	b, _ := os.ReadFile(f.logFile)
+	return string(b)
 }
 
 func startFollow(t *testing.T, env []string, args ...string) *follower {
 	t.Helper()
-	f := &follower{cmd: exec.Command(binary, append([]string{"follow"}, args...)...)}
+	f := &follower{cmd: exec.Command(binary, append([]string{"follow"}, args...)...), logFile: filepath.Join(t.TempDir(), "follow.log")}
 	f.cmd.Env = append([]string{"PATH=" + os.Getenv("PATH"), "HOME=" + t.TempDir(), "TMPDIR=" + os.TempDir()}, env...)
-	f.cmd.Stderr = &f.stderr
+	stderr, err := os.Create(f.logFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stderr.Close() // the process has its own descriptor
+	f.cmd.Stderr = stderr
 	if err := f.cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -173,24 +185,63 @@ func (f *follower) stop(t *testing.T) int {
 	case <-done:
 	case <-time.After(60 * time.Second):
 		f.cmd.Process.Kill()
-		t.Fatalf("follow did not stop within a minute of SIGTERM\n%s", f.stderr.String())
+		t.Fatalf("follow did not stop within a minute of SIGTERM\n%s", f.log())
 	}
 	return f.cmd.ProcessState.ExitCode()
 }
 
-// drained waits until the queue holds no message (visible or being worked on).
+// drained waits until follow is following and the queue holds no message (visible or
+// being worked on).
 func drained(t *testing.T, c *sqs.Client, queueURL string, f *follower, within time.Duration) {
 	t.Helper()
 	deadline := time.Now().Add(within)
-	for sqstest.Depth(t, c, queueURL) > 0 {
+	for !strings.Contains(f.log(), `"msg":"following"`) || sqstest.Depth(t, c, queueURL) > 0 {
 		if time.Now().After(deadline) {
-			t.Fatalf("the queue still holds %d messages after %s\nfollow's log:\n%s", sqstest.Depth(t, c, queueURL), within, f.stderr.String())
+			t.Fatalf("the queue still holds %d messages after %s\nfollow's log:\n%s", sqstest.Depth(t, c, queueURL), within, f.log())
 		}
 		if f.cmd.ProcessState != nil {
-			t.Fatalf("follow exited\n%s", f.stderr.String())
+			t.Fatalf("follow exited\n%s", f.log())
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
+}
+
+// windowOf returns the first and last delivery day of the log files among keys.
+func windowOf(keys []string) (from, to string) {
+	var days []string
+	for _, k := range keys {
+		parts := strings.Split(k, "/")
+		if i := slices.Index(parts, "CloudTrail"); i > 0 && len(parts) > i+4 {
+			days = append(days, strings.Join(parts[i+2:i+5], "-"))
+		}
+	}
+	slices.Sort(days)
+	return days[0], days[len(days)-1]
+}
+
+// sameLakes checks that the lakes under two prefixes of bucket hold the same Parquet
+// files, byte for byte, and the same rows (read by DuckDB); it returns the first one's
+// local copy.
+func sameLakes(t *testing.T, c *s3.Client, bucket, got, want string) string {
+	t.Helper()
+	a, b := download(t, c, bucket, got), download(t, c, bucket, want)
+	if fa, fb := parquetFiles(t, a), parquetFiles(t, b); !slices.Equal(fa, fb) {
+		t.Fatalf("%s holds files\n%q\n%s holds\n%q", got, fa, want, fb)
+	}
+	for _, p := range parquetFiles(t, b) {
+		x, _ := os.ReadFile(filepath.Join(a, p))
+		y, _ := os.ReadFile(filepath.Join(b, p))
+		if !bytes.Equal(x, y) {
+			t.Errorf("%s: the file in %s differs from the one in %s", p, got, want)
+		}
+	}
+	gotRows, gotFull := written(t, a)
+	wantRows, wantFull := written(t, b)
+	diff(t, got+" against "+want, gotRows, wantRows)
+	if !slices.Equal(gotFull, wantFull) {
+		t.Errorf("the rows of %s differ from those of %s in some column", got, want)
+	}
+	return a
 }
 
 // TestFollowDrainsToRunTables: a queue announcing the sample trail's files in every shape
@@ -214,9 +265,9 @@ func TestFollowDrainsToRunTables(t *testing.T) {
 		"--interval", "2s", "--visibility", "5s", "--log-format", "json")
 	drained(t, qc, queueURL, f, 30*time.Second)
 	if code := f.stop(t); code != 0 {
-		t.Fatalf("follow exited %d after SIGTERM, want 0\n%s", code, f.stderr.String())
+		t.Fatalf("follow exited %d after SIGTERM, want 0\n%s", code, f.log())
 	}
-	log := f.stderr.String()
+	log := f.log()
 	for _, want := range []string{`"msg":"message not understood: kept and deleted"`, `"msg":"stopped following"`} {
 		if !strings.Contains(log, want) {
 			t.Errorf("follow's log lacks %s\n%s", want, log)
@@ -224,41 +275,12 @@ func TestFollowDrainsToRunTables(t *testing.T) {
 	}
 
 	// The days follow published, and one run over the same days.
-	days := map[string]bool{}
-	for _, k := range keys {
-		parts := strings.Split(k, "/")
-		if i := slices.Index(parts, "CloudTrail"); i > 0 && len(parts) > i+4 {
-			days[strings.Join(parts[i+2:i+5], "-")] = true
-		}
-	}
-	sorted := slices.Sorted(func(yield func(string) bool) {
-		for d := range days {
-			if !yield(d) {
-				return
-			}
-		}
-	})
-	from, to := sorted[0], sorted[len(sorted)-1]
+	from, to := windowOf(keys)
 	if r := marketrail(t, srv.Env(), "run", "--source", "s3://"+bucket+"/logs", "--dest", "s3://"+bucket+"/run", "--from", from, "--to", to); r.code != 0 {
 		t.Fatalf("run: exit %d\n%s", r.code, r.stderr)
 	}
-	followed, ran := download(t, sc, bucket, "follow/"), download(t, sc, bucket, "run/")
-	if got, want := parquetFiles(t, followed), parquetFiles(t, ran); !slices.Equal(got, want) {
-		t.Fatalf("follow wrote files\n%q\nrun wrote\n%q", got, want)
-	}
-	for _, p := range parquetFiles(t, ran) {
-		a, _ := os.ReadFile(filepath.Join(followed, p))
-		b, _ := os.ReadFile(filepath.Join(ran, p))
-		if !bytes.Equal(a, b) {
-			t.Errorf("%s: follow's file differs from run's", p)
-		}
-	}
-	gotRows, gotFull := written(t, followed)
-	wantRows, wantFull := written(t, ran)
-	diff(t, "follow against run", gotRows, wantRows)
-	if !slices.Equal(gotFull, wantFull) {
-		t.Errorf("follow's rows differ from run's in some column")
-	}
+	followed := sameLakes(t, sc, bucket, "follow/", "run/")
+	gotRows, _ := written(t, followed)
 	m := readManifest(t, sampleManifest)
 	diff(t, "follow against the generator's manifest", gotRows, m.expected(from, to))
 

@@ -1,0 +1,200 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"path"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
+
+	"github.com/marketrail/marketrail/internal/s3test"
+	"github.com/marketrail/marketrail/internal/sqstest"
+)
+
+// followFixture is the sample trail in a bucket of the S3 server, and a queue of the SQS
+// server announcing its files.
+type followFixture struct {
+	sc       *s3.Client
+	qc       *sqs.Client
+	srv      s3test.Server
+	bucket   string
+	queueURL string
+	env      []string // for follow: the S3 server's and the SQS endpoint
+	keys     []string
+	from, to string
+}
+
+func newFollowFixture(t *testing.T) *followFixture {
+	t.Helper()
+	fx := &followFixture{}
+	fx.sc, fx.srv = s3test.Client(t)
+	var sqsEndpoint string
+	fx.qc, sqsEndpoint = sqstest.Client(t)
+	fx.bucket = s3test.Bucket(t, fx.sc)
+	upload(t, fx.sc, sampleTrail, fx.bucket, "logs/")
+	fx.keys = objectKeys(t, sampleTrail)
+	fx.from, fx.to = windowOf(fx.keys)
+	fx.queueURL = sqstest.Queue(t, fx.qc)
+	fx.env = append(fx.srv.Env(), "AWS_ENDPOINT_URL_SQS="+sqsEndpoint, leaseEnv+"=3s:20s")
+	return fx
+}
+
+// follow starts 'marketrail follow' on the fixture's queue, writing under prefix.
+func (fx *followFixture) follow(t *testing.T, prefix string, env ...string) *follower {
+	t.Helper()
+	return startFollow(t, append(env, fx.env...), "--queue", fx.queueURL, "--source", "s3://"+fx.bucket+"/logs",
+		"--dest", "s3://"+fx.bucket+"/"+prefix, "--interval", "1s", "--visibility", "5s", "--log-format", "json")
+}
+
+// run runs 'marketrail run' over the fixture's window, writing under prefix, and fails the
+// test unless it exits 0 or (when another run held a day) 3.
+func (fx *followFixture) run(t *testing.T, prefix string, env ...string) result {
+	t.Helper()
+	r := marketrail(t, append(env, fx.srv.Env()...), "run", "--source", "s3://"+fx.bucket+"/logs", "--dest", "s3://"+fx.bucket+"/"+prefix,
+		"--from", fx.from, "--to", fx.to)
+	if r.code != 0 && r.code != 3 {
+		t.Fatalf("run into %s: exit %d\n%s", prefix, r.code, r.stderr)
+	}
+	return r
+}
+
+// unchanged checks that a run over the window into prefix finds every day unchanged.
+func (fx *followFixture) unchanged(t *testing.T, prefix string) {
+	t.Helper()
+	r := fx.run(t, prefix)
+	for _, d := range runReport(t, r)["days"].([]any) {
+		day := d.(map[string]any)
+		if day["action"] != "unchanged" {
+			t.Errorf("a run after follow found delivery day %v %v (%v), want unchanged", day["delivery_day"], day["action"], day["reason"])
+		}
+	}
+}
+
+// TestFollowBesideNightlyRun: follow draining the queue while a nightly run writes the same
+// days into the same destination, again and again, always ends with the tables of one run,
+// which a run afterwards finds unchanged. The two take turns on each day through its lease.
+func TestFollowBesideNightlyRun(t *testing.T) {
+	rounds := 4
+	if testing.Short() {
+		rounds = 1
+	}
+	fx := newFollowFixture(t)
+	fx.run(t, "reference")
+	for i := range rounds {
+		prefix := fmt.Sprintf("lake%d", i)
+		announceAll(t, fx.qc, fx.queueURL, fx.bucket, "logs/", fx.keys)
+		f := fx.follow(t, prefix)
+		// The nightly run starts a little after follow, at a different moment each round.
+		time.Sleep(time.Duration(i) * 300 * time.Millisecond)
+		fx.run(t, prefix)
+		drained(t, fx.qc, fx.queueURL, f, time.Minute)
+		if code := f.stop(t); code != 0 {
+			t.Fatalf("round %d: follow exited %d\n%s", i, code, f.log())
+		}
+		fx.run(t, prefix) // a day the first run found held is written now
+		sameLakes(t, fx.sc, fx.bucket, prefix+"/", "reference/")
+		fx.unchanged(t, prefix)
+	}
+}
+
+// TestFollowLateSmallerKey: a log file announced late whose key sorts before the copy of an
+// event already published makes its copy the one kept, as in a run over the same files.
+func TestFollowLateSmallerKey(t *testing.T) {
+	fx := newFollowFixture(t)
+	announceAll(t, fx.qc, fx.queueURL, fx.bucket, "logs/", fx.keys)
+	f := fx.follow(t, "follow")
+	drained(t, fx.qc, fx.queueURL, f, time.Minute)
+
+	// A copy of a log file of the window's second day holding Marketplace events, named
+	// with the day's first minute: its events' copies now sort first.
+	m := readManifest(t, sampleManifest)
+	var orig string
+	for _, c := range m.Copies {
+		if c.DeliveryDay > fx.from && strings.HasSuffix(c.SourceKey, ".json.gz") {
+			orig = c.SourceKey
+			break
+		}
+	}
+	if orig == "" {
+		t.Fatal("the sample has no Marketplace event after its first day")
+	}
+	dir, name := path.Split(orig)
+	parts := strings.Split(name, "_") // ACCOUNT_CloudTrail_REGION_YYYYMMDDTHHMMZ_RANDOM.json.gz
+	if len(parts) < 5 || len(parts[3]) != len("20240301T0000Z") {
+		t.Fatalf("%s is not named as CloudTrail names its files", orig)
+	}
+	parts[3] = parts[3][:9] + "0000Z"
+	late := dir + strings.Join(parts, "_")
+	if late >= orig {
+		t.Fatalf("the late copy %s does not sort before %s", late, orig)
+	}
+	b, err := os.ReadFile(filepath.Join(sampleTrail, filepath.FromSlash(orig)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := fx.sc.PutObject(context.Background(), &s3.PutObjectInput{Bucket: &fx.bucket, Key: aws.String("logs/" + late), Body: strings.NewReader(string(b))}); err != nil {
+		t.Fatal(err)
+	}
+	sqstest.Send(t, fx.qc, fx.queueURL, s3Event(fx.bucket, "logs/"+late))
+	drained(t, fx.qc, fx.queueURL, f, time.Minute)
+	if code := f.stop(t); code != 0 {
+		t.Fatalf("follow exited %d\n%s", code, f.log())
+	}
+	fx.run(t, "reference")
+	rows := sameLakes(t, fx.sc, fx.bucket, "follow/", "reference/")
+	got, _ := written(t, rows)
+	moved := 0
+	for _, r := range got {
+		if strings.HasSuffix(r, "| "+late) {
+			moved++
+		}
+	}
+	if moved == 0 {
+		t.Errorf("no row comes from the late copy %s: the earlier copies still win", late)
+	}
+	fx.unchanged(t, "follow")
+}
+
+// TestFollowKilled: follow killed (SIGKILL) at the lake's dangerous moments and at random
+// moments of its batches, then started again on the same queue, loses nothing and doubles
+// nothing: the tables are those of one run, which a run afterwards finds unchanged.
+func TestFollowKilled(t *testing.T) {
+	points := []string{"upload:1", "upload:3", "published:1", "published:4", "between-days:2", "random", "random", "random"}
+	if testing.Short() {
+		points = points[:2]
+	}
+	fx := newFollowFixture(t)
+	fx.run(t, "reference")
+	for i, point := range points {
+		prefix := fmt.Sprintf("lake%d", i)
+		announceAll(t, fx.qc, fx.queueURL, fx.bucket, "logs/", fx.keys)
+		var f *follower
+		if point == "random" {
+			f = fx.follow(t, prefix)
+			time.Sleep(time.Duration(rand.IntN(2500)) * time.Millisecond)
+			f.cmd.Process.Signal(syscall.SIGKILL)
+			f.cmd.Wait()
+		} else {
+			f = fx.follow(t, prefix, crashEnv+"="+point)
+			if err := f.cmd.Wait(); err == nil || f.cmd.ProcessState.Sys().(syscall.WaitStatus).Signal() != syscall.SIGKILL {
+				t.Fatalf("%s: follow was not killed at its crash point (%v)\n%s", point, err, f.log())
+			}
+		}
+		again := fx.follow(t, prefix)
+		drained(t, fx.qc, fx.queueURL, again, 2*time.Minute)
+		if code := again.stop(t); code != 0 {
+			t.Fatalf("%s: follow exited %d (%v)\n%s", point, code, again.cmd.ProcessState, again.log())
+		}
+		sameLakes(t, fx.sc, fx.bucket, prefix+"/", "reference/")
+		fx.unchanged(t, prefix)
+	}
+}
