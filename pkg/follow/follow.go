@@ -94,7 +94,7 @@ type Stats struct {
 	Deleted     atomic.Int64 // messages deleted once done
 	Unreadable  atomic.Int64 // messages not understood: kept raw and deleted
 	TestEvents  atomic.Int64 // S3 test events, deleted
-	Files       atomic.Int64 // announced log files published (inputs of a published day)
+	Files       atomic.Int64 // announced log files published (inputs of a published day; each counted once a batch)
 	Events      atomic.Int64 // rows written to the events table by the batches
 	GivenUp     atomic.Int64 // announced log files that could not be read after MaxReceives receives
 	Batches     atomic.Int64 // batches published
@@ -580,7 +580,7 @@ func (f *follower) publish(ctx context.Context) {
 		}
 	}
 	var done, retry []queue.Message
-	files := 0
+	published := map[string]bool{} // distinct files: one may be announced by several messages
 	for id, h := range f.held {
 		var why []string
 		wasHeld := false
@@ -596,7 +596,9 @@ func (f *follower) publish(ctx context.Context) {
 		switch {
 		case len(why) == 0 && !wasHeld:
 			done = append(done, h.msg)
-			files += len(h.files)
+			for _, key := range h.files {
+				published[key] = true
+			}
 			delete(f.held, id)
 		case len(why) > 0 && h.receives >= f.cfg.MaxReceives:
 			f.log.Error("log files of a message could not be published after several receives: the message is deleted; the nightly run reads their days again",
@@ -612,7 +614,7 @@ func (f *follower) publish(ctx context.Context) {
 			retry = append(retry, h.msg)
 		}
 	}
-	f.stats.Files.Add(int64(files))
+	f.stats.Files.Add(int64(len(published)))
 	f.delete(bctx, done)
 	f.log.Info("batch published", "days", len(job.DayList), "messages_done", len(done), "messages_kept", len(retry),
 		"events", rep.Totals.RowsWritten["events"], "elapsed_seconds", time.Since(start).Seconds())

@@ -29,7 +29,7 @@ func Handler(s *Stats, stale time.Duration) http.Handler {
 	counter("test_events_total", "S3 test events received and deleted.", &s.TestEvents)
 	counter("files_published_total", "Announced log files that became inputs of a published delivery day.", &s.Files)
 	counter("events_written_total", "Rows the batches wrote to the events table (a day written again counts its rows again).", &s.Events)
-	counter("files_given_up_total", "Announced log files that could not be read after the maximum receives: their days are partial until the nightly run.", &s.GivenUp)
+	counter("files_given_up_total", "Announced log files that could not be read (or were not found on the source) after the maximum receives: their days wait for the nightly run.", &s.GivenUp)
 	counter("batches_total", "Batches published.", &s.Batches)
 	counter("batch_errors_total", "Batches that failed (their messages are tried again).", &s.BatchErrors)
 	skipped := prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: "marketrail", Subsystem: "follow", Name: "objects_skipped_total",
