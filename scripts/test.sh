@@ -3,7 +3,7 @@
 #   - versitygw (the real S3-compatible server the integration tests talk to), built with
 #     `go install` through the Go module proxy and cached between runs;
 #   - goaws (the real SQS-compatible server pkg/queue's tests talk to), built through the Go
-#     module proxy and cached the same way (see "the SQS server" below for why it is built
+#     module proxy by scripts/goaws.sh and cached the same way (see there for why it is built
 #     from a few lines of main instead of with `go install` of its own command);
 #   - a C toolchain for DuckDB (duckdb-go, a test-only cgo dependency), from Debian if absent.
 # It starts versitygw on 127.0.0.1 with a temporary folder and goaws on 127.0.0.1, runs gofmt,
@@ -16,7 +16,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 VERSITYGW_VERSION=v1.8.0
-GOAWS_VERSION=v0.5.4
+GOAWS_VERSION=v0.5.4 # scripts/goaws.sh builds it
 FUZZTIME=${FUZZTIME:-30s}
 CACHE=${XDG_CACHE_HOME:-$HOME/.cache}/marketrail
 export GOFLAGS=${GOFLAGS:--buildvcs=false}
@@ -48,57 +48,8 @@ if [ ! -x "$VGW" ]; then
 	GOBIN=$CACHE/tmpbin go install "github.com/versity/versitygw/cmd/versitygw@$VERSITYGW_VERSION"
 	mv "$CACHE/tmpbin/versitygw" "$VGW"
 fi
-# goaws's own command (github.com/Admiral-Piett/goaws/app/cmd) always listens on 0.0.0.0 (its
-# main calls http.ListenAndServe("0.0.0.0:"+port)); no setting changes that. So the script
-# builds the same server from goaws's own packages (configuration, router, the task that
-# makes messages visible again) with a main that listens on 127.0.0.1 only.
-GOAWS=$CACHE/bin/goaws-$GOAWS_VERSION
-if [ ! -x "$GOAWS" ]; then
-	say "installing goaws $GOAWS_VERSION (built through the Go module proxy; seconds the first time)"
-	mkdir -p "$CACHE/bin" "$CACHE/tmpbin"
-	src=$CACHE/src/goaws-$GOAWS_VERSION
-	rm -rf "$src" && mkdir -p "$src"
-	printf 'module marketrail.local/goaws\n\ngo 1.21\n\nrequire github.com/Admiral-Piett/goaws %s\n' "$GOAWS_VERSION" >"$src/go.mod"
-	cat >"$src/main.go" <<'EOF'
-// Command goaws runs goaws's SQS/SNS server like goaws's own command, listening on -host
-// (127.0.0.1 by default) instead of always on 0.0.0.0.
-package main
-
-import (
-	"flag"
-	"net/http"
-	"os"
-	"time"
-
-	"github.com/Admiral-Piett/goaws/app/conf"
-	"github.com/Admiral-Piett/goaws/app/gosqs"
-	"github.com/Admiral-Piett/goaws/app/router"
-	log "github.com/sirupsen/logrus"
-)
-
-func main() {
-	config := flag.String("config", "", "goaws YAML configuration file")
-	host := flag.String("host", "127.0.0.1", "address to listen on")
-	flag.Parse()
-	env := "Local"
-	if flag.NArg() > 0 {
-		env = flag.Arg(0)
-	}
-	log.SetFormatter(&log.JSONFormatter{})
-	log.SetOutput(os.Stdout)
-	ports := conf.LoadYamlConfig(*config, env)
-	if len(ports) != 1 {
-		log.Fatal("goaws: the configuration must set exactly one Port")
-	}
-	go gosqs.PeriodicTasks(time.Second, make(chan bool))
-	addr := *host + ":" + ports[0]
-	log.Warnf("GoAws listening on: %s", addr)
-	log.Fatal(http.ListenAndServe(addr, router.New()))
-}
-EOF
-	(cd "$src" && GOFLAGS="$GOFLAGS -mod=mod" go build -o "$CACHE/tmpbin/goaws" .)
-	mv "$CACHE/tmpbin/goaws" "$GOAWS"
-fi
+# goaws: built from a few lines of main by scripts/goaws.sh (see there why), cached the same way.
+GOAWS=$(scripts/goaws.sh)
 
 # --- the S3 server ---------------------------------------------------------------------------
 WORK=$(mktemp -d)
