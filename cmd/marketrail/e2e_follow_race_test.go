@@ -7,6 +7,7 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -197,4 +198,66 @@ func TestFollowKilled(t *testing.T) {
 		sameLakes(t, fx.sc, fx.bucket, prefix+"/", "reference/")
 		fx.unchanged(t, prefix)
 	}
+}
+
+// TestFollowLostNotification: two log files of a day written before arrive, and the
+// notification of one of them is lost; follow publishes the day with the other, and the
+// nightly run afterwards finds the day's listing different from its manifest, reads it again,
+// and the tables end as one run's.
+func TestFollowLostNotification(t *testing.T) {
+	fx := newFollowFixture(t)
+	fx.run(t, "reference")
+	// Two log files of one day, both with Marketplace events, arrive late.
+	m := readManifest(t, sampleManifest)
+	var late []string
+	for _, c := range m.Copies {
+		if c.DeliveryDay == m.Window.To && !slices.Contains(late, c.SourceKey) && (len(late) == 0 || path.Dir(late[0]) != path.Dir(c.SourceKey)) {
+			late = append(late, c.SourceKey)
+		}
+	}
+	if len(late) < 2 {
+		t.Fatalf("the sample has no two log files of %s with Marketplace events", m.Window.To)
+	}
+	late = late[:2]
+	for _, k := range late {
+		if _, err := fx.sc.DeleteObject(context.Background(), &s3.DeleteObjectInput{Bucket: &fx.bucket, Key: aws.String("logs/" + k)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	fx.run(t, "follow") // the nightly run before they arrived
+	for _, k := range late {
+		b, err := os.ReadFile(filepath.Join(sampleTrail, filepath.FromSlash(k)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := fx.sc.PutObject(context.Background(), &s3.PutObjectInput{Bucket: &fx.bucket, Key: aws.String("logs/" + k), Body: strings.NewReader(string(b))}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	sqstest.Send(t, fx.qc, fx.queueURL, s3Event(fx.bucket, "logs/"+late[1])) // late[0]'s is lost
+	f := fx.follow(t, "follow")
+	drained(t, fx.qc, fx.queueURL, f, time.Minute)
+	if code := f.stop(t); code != 0 {
+		t.Fatalf("follow exited %d\n%s", code, f.log())
+	}
+	r := fx.run(t, "follow")
+	reread := map[string]string{}
+	for _, d := range runReport(t, r)["days"].([]any) {
+		day := d.(map[string]any)
+		if day["action"] != "unchanged" {
+			reread[day["delivery_day"].(string)] = fmt.Sprint(day["reason"])
+		}
+	}
+	want := map[string]string{m.Window.To: "inputs_changed"}
+	if name := path.Base(late[0]); strings.Contains(name, "T23") {
+		// The lost file is in its day's tail (23:00Z on): the next day drops its events'
+		// copies, so it is read again too.
+		d, _ := time.Parse(time.DateOnly, m.Window.To)
+		want[d.AddDate(0, 0, 1).Format(time.DateOnly)] = "neighbour_changed"
+	}
+	if fmt.Sprint(reread) != fmt.Sprint(want) {
+		t.Errorf("the nightly run read again %v, want %v", reread, want)
+	}
+	sameLakes(t, fx.sc, fx.bucket, "follow/", "reference/")
+	fx.unchanged(t, "follow")
 }
