@@ -8,6 +8,7 @@
 //	go run ./cmd/perftable -quick       # tiny archives, one round: checks the harness works
 //	go run ./cmd/perftable -only latency     # the latency regime alone
 //	go run ./cmd/perftable -only memory      # peak RSS at default settings on every archive
+//	go run ./cmd/perftable -only follow      # follow's lag and batch cost (~10 min; not in the full run)
 //	go run ./cmd/perftable -only escaped     # the escaped archive alone, no S3
 //	go run ./cmd/perftable -only local       # the large and the escaped archives, no S3
 //	go run ./cmd/perftable sizes -lake DIR   # a lake's Parquet bytes per table and column
@@ -41,6 +42,11 @@
 //     256 requests in flight (the best is the floor) and marketrail with default settings.
 //   - memory: marketrail's peak RSS at default settings on every archive, and on one more
 //     (busyConfig): a single delivery day of about 100,000 Marketplace events.
+//   - follow (-only follow alone, never in the full run: it takes minutes of wall time at
+//     the default --interval of 1m): marketrail follow at default settings on a quiet day
+//     and on the busy day, each published first by a run, with goaws (scripts/goaws.sh)
+//     as the queue; the lag from a new log file's notification to its day's manifest
+//     listing it (-runs new files per day, 4 by default), each batch's time and S3 requests.
 package main
 
 import (
@@ -66,6 +72,7 @@ type options struct {
 	sweep   string
 	plot    string
 	only    string
+	runsSet bool // -runs was given (-only follow's samples default to followSamples otherwise)
 	out     io.Writer
 }
 
@@ -76,17 +83,18 @@ func main() {
 	var o options
 	fs := flag.NewFlagSet("perftable", flag.ExitOnError)
 	fs.StringVar(&o.work, "work", filepath.Join(os.TempDir(), "marketrail-perf"), "folder for the archives (kept between runs) and scratch output")
-	fs.IntVar(&o.runs, "runs", 5, "rounds of the interleaved measurements; the table shows medians")
+	fs.IntVar(&o.runs, "runs", 5, "rounds of the interleaved measurements; the table shows medians (-only follow: new log files per day, default 4)")
 	fs.BoolVar(&o.quick, "quick", false, "tiny archives and one round: checks that the harness works, measures nothing useful")
 	fs.IntVar(&o.workers, "workers", 32, "requests in flight for the tiny-object comparison (marketrail --requests and the fetch floor's concurrency)")
 	fs.StringVar(&o.sweep, "sweep", "1,2,4,8,32,128", "requests in flight (marketrail --requests, the floor's concurrency) of the S3 scaling table")
 	fs.StringVar(&o.plot, "plot", "", "also draw the S3 scaling table as a PNG to this file")
-	fs.StringVar(&o.only, "only", "", "measure only this part: latency (the latency regime, issue 12), memory (peak RSS at default settings on every archive, issue 12), large or escaped (an archive of large files and its targets), local (both)")
+	fs.StringVar(&o.only, "only", "", "measure only this part: latency (the latency regime, issue 12), memory (peak RSS at default settings on every archive, issue 12), large or escaped (an archive of large files and its targets), local (both), follow (marketrail follow's lag from notification to published rows and its batches' cost at the default --interval, issue 13; about 10 minutes, so never part of the full run)")
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "Usage: go run ./cmd/perftable [flags]\n\nMeasures marketrail against zcat|grep, DuckDB and the S3 fetch floor; prints a markdown table.\n\nFlags:\n")
 		fs.PrintDefaults()
 	}
 	fs.Parse(os.Args[1:])
+	fs.Visit(func(f *flag.Flag) { o.runsSet = o.runsSet || f.Name == "runs" })
 	o.out = os.Stdout
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -132,8 +140,10 @@ func run(ctx context.Context, o options) error {
 		return runLatency(ctx, o)
 	case o.only == "memory":
 		return runMemory(ctx, o)
+	case o.only == "follow":
+		return runFollow(ctx, o)
 	case o.only != "" && o.only != "large" && o.only != "escaped" && o.only != "local":
-		return fmt.Errorf("-only %q: the parts that run alone are latency, memory, large, escaped and local (large and escaped)", o.only)
+		return fmt.Errorf("-only %q: the parts that run alone are latency, memory, follow, large, escaped and local (large and escaped)", o.only)
 	}
 	s, err := newSuite(ctx, o.work)
 	if err != nil {
