@@ -77,7 +77,7 @@ type followOptions struct {
 func (o *followOptions) flags(fs *flag.FlagSet) {
 	o.sharedFlags(fs)
 	fs.StringVar(&o.queueURL, "queue", "", "the SQS queue `URL` that announces the trail's new log files (required)")
-	fs.DurationVar(&o.interval, "interval", follow.DefaultInterval, "publish the announced log files' delivery days every `DURATION`")
+	fs.DurationVar(&o.interval, "interval", follow.DefaultInterval, "publish the announced log files' delivery days every `DURATION`: a file's rows land about one interval after its notification (a batch starts earlier by the last batch's time, at most half an interval)")
 	fs.IntVar(&o.maxReceives, "max-receives", follow.DefaultMaxReceives, "give up a message whose log file cannot be read after `N` receives (its day stays partial for the nightly run)")
 	fs.DurationVar(&o.grace, "grace", follow.DefaultGrace, "on SIGTERM/SIGINT, wait up to `DURATION` for the batch being published; then abandon it unpublished")
 	fs.DurationVar(&o.visibility, "visibility", 0, "keep a received message hidden from other receivers for `DURATION` while follow works on it, extended as long as it does; a message whose receive was lost on the way comes back after it (default: 2 × --interval + 1m, at least 5m)")

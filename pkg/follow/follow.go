@@ -181,6 +181,14 @@ type follower struct {
 	held       map[string]*held // by message id
 	receives   map[string]int   // receives of each message id seen, follow's own count
 	stats      *Stats
+	took       time.Duration // the last batch's time
+}
+
+// wait is how long the first message of a batch waits for it: an interval less the last
+// batch's time (at most half an interval less), so that a file's rows are published about an
+// interval after its notification even when publishing its day takes a while.
+func (f *follower) wait() time.Duration {
+	return max(f.cfg.Interval-f.took, f.cfg.Interval/2)
 }
 
 // Run follows the queue until ctx ends, and then returns nil once the batch being published
@@ -259,7 +267,7 @@ func (f *follower) run(ctx context.Context) error {
 			f.stats.mu.Unlock()
 			f.take(ctx, msgs)
 			if due.IsZero() && len(f.held) > 0 {
-				due = time.Now().Add(f.cfg.Interval)
+				due = time.Now().Add(f.wait())
 			}
 		}
 		f.extend(ctx)
@@ -267,7 +275,7 @@ func (f *follower) run(ctx context.Context) error {
 			f.publish(ctx)
 			due = time.Time{}
 			if len(f.held) > 0 { // files to try again: with the next interval's batch
-				due = time.Now().Add(f.cfg.Interval)
+				due = time.Now().Add(f.wait())
 			}
 		}
 	}
@@ -537,6 +545,7 @@ func (f *follower) publish(ctx context.Context) {
 	stopExtending := f.extendDuring(bctx)
 	rep, err := pipeline.Run(bctx, job)
 	stopExtending()
+	f.took = time.Since(start)
 	if err != nil && ctx.Err() != nil && bctx.Err() != nil {
 		f.log.Warn("stopped while publishing, past --grace: the batch is abandoned unpublished; its messages go back to the queue", "error", err.Error())
 		return
