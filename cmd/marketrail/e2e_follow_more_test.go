@@ -6,7 +6,6 @@ package main
 // published.
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -72,31 +71,6 @@ func manifestStates(t *testing.T, c *s3.Client, bucket, prefix string) map[strin
 		states[strings.TrimSuffix(k, ".json")] = m.State
 	}
 	return states
-}
-
-// sameTables fails the test unless the tables under prefix a and prefix b of bucket hold the
-// same Parquet files, byte for byte, and the same rows; it returns a's rows.
-func sameTables(t *testing.T, c *s3.Client, bucket, a, b string) []row {
-	t.Helper()
-	da, db := download(t, c, bucket, a), download(t, c, bucket, b)
-	fa, fb := parquetFiles(t, da), parquetFiles(t, db)
-	if !slices.Equal(fa, fb) {
-		t.Fatalf("%s holds files\n%q\n%s holds\n%q", a, fa, b, fb)
-	}
-	for _, p := range fa {
-		x, _ := os.ReadFile(filepath.Join(da, p))
-		y, _ := os.ReadFile(filepath.Join(db, p))
-		if !bytes.Equal(x, y) {
-			t.Errorf("%s: %s's file differs from %s's", p, a, b)
-		}
-	}
-	rowsA, fullA := written(t, da)
-	rowsB, fullB := written(t, db)
-	diff(t, a+" against "+b, rowsA, rowsB)
-	if !slices.Equal(fullA, fullB) {
-		t.Errorf("%s's rows differ from %s's in some column", a, b)
-	}
-	return rowsA
 }
 
 // waitExit waits up to within for f to exit and returns its exit status and how long it
@@ -427,7 +401,7 @@ func TestFollowCorruptFileGivenUp(t *testing.T) {
 		}
 	}
 
-	rows := sameTables(t, sc, bucket, "follow/", "run/")
+	rows := sameLakes(t, sc, bucket, "follow/", "run/")
 	m := readManifest(t, sampleManifest)
 	diff(t, "follow against the generator's manifest", rows, m.expected(from, to))
 }
@@ -542,7 +516,7 @@ func TestFollowSIGTERMMidBatch(t *testing.T) {
 			if r.code != 0 {
 				t.Fatalf("run: exit %d\n%s", r.code, r.stderr)
 			}
-			rows := sameTables(t, sc, bucket, "follow/", "run/")
+			rows := sameLakes(t, sc, bucket, "follow/", "run/")
 			diff(t, "follow against the generator's manifest", rows, readManifest(t, sampleManifest).expected(from, to))
 		})
 	}

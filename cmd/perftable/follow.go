@@ -27,7 +27,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
-	"golang.org/x/sync/errgroup"
 
 	"github.com/marketrail/marketrail/internal/faultproxy"
 	"github.com/marketrail/marketrail/internal/gentrail"
@@ -260,27 +259,7 @@ func runFollow(ctx context.Context, o options) error {
 // putDir uploads the files under dir to the regime's bucket under prefix.
 func (r *followRegime) putDir(ctx context.Context, dir, prefix string) error {
 	logf("uploading %s to s3://%s/%s", dir, r.bucket, prefix)
-	g, gctx := errgroup.WithContext(ctx)
-	g.SetLimit(16)
-	err := filepath.WalkDir(dir, func(p string, d os.DirEntry, err error) error {
-		if err != nil || d.IsDir() {
-			return err
-		}
-		rel, _ := filepath.Rel(dir, p)
-		g.Go(func() error {
-			body, err := os.ReadFile(p)
-			if err != nil {
-				return err
-			}
-			_, err = r.s3c.PutObject(gctx, &s3.PutObjectInput{Bucket: aws.String(r.bucket), Key: aws.String(prefix + filepath.ToSlash(rel)), Body: bytes.NewReader(body)})
-			return err
-		})
-		return nil
-	})
-	if werr := g.Wait(); err == nil {
-		err = werr
-	}
-	return err
+	return putDir(ctx, r.s3c, dir, r.bucket, prefix)
 }
 
 // runDay runs marketrail run over day from source into dest (straight to the S3 server) and

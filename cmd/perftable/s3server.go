@@ -103,6 +103,31 @@ func s3Server(ctx context.Context, work string) (*server, error) {
 	return nil, fmt.Errorf("versitygw did not start:\n%s", logb.String())
 }
 
+// putDir uploads the files under dir to bucket, under prefix, 16 at a time.
+func putDir(ctx context.Context, client *s3.Client, dir, bucket, prefix string) error {
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(16)
+	err := filepath.WalkDir(dir, func(p string, d os.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		rel, _ := filepath.Rel(dir, p)
+		g.Go(func() error {
+			body, err := os.ReadFile(p)
+			if err != nil {
+				return err
+			}
+			_, err = client.PutObject(gctx, &s3.PutObjectInput{Bucket: aws.String(bucket), Key: aws.String(prefix + filepath.ToSlash(rel)), Body: bytes.NewReader(body)})
+			return err
+		})
+		return nil
+	})
+	if werr := g.Wait(); err == nil {
+		err = werr
+	}
+	return err
+}
+
 // upload copies the archive under dir into a new bucket and returns the bucket's name.
 func (s *server) upload(ctx context.Context, dir string) (string, error) {
 	for _, kv := range s.env() {
@@ -120,25 +145,6 @@ func (s *server) upload(ctx context.Context, dir string) (string, error) {
 		return "", err
 	}
 	logf("uploading %s to s3://%s", dir, bucket)
-	g, gctx := errgroup.WithContext(ctx)
-	g.SetLimit(16)
-	err = filepath.WalkDir(dir, func(p string, d os.DirEntry, err error) error {
-		if err != nil || d.IsDir() {
-			return err
-		}
-		rel, _ := filepath.Rel(dir, p)
-		g.Go(func() error {
-			body, err := os.ReadFile(p)
-			if err != nil {
-				return err
-			}
-			_, err = client.PutObject(gctx, &s3.PutObjectInput{Bucket: aws.String(bucket), Key: aws.String(filepath.ToSlash(rel)), Body: bytes.NewReader(body)})
-			return err
-		})
-		return nil
-	})
-	if werr := g.Wait(); err == nil {
-		err = werr
-	}
+	err = putDir(ctx, client, dir, bucket, "")
 	return bucket, err
 }
