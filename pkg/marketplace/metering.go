@@ -12,26 +12,26 @@ import (
 // MeteringRecord is one row of the metering_records table: one usage record of a
 // BatchMeterUsage call (up to 25 per call), or the one usage of a MeterUsage call.
 type MeteringRecord struct {
-	EventID              *string           `parquet:"event_id,optional" doc:"the eventID of the call that carried the record"`
-	EventTime            time.Time         `parquet:"event_time,timestamp(millisecond)" doc:"the call's eventTime, UTC"`
-	EventName            string            `parquet:"event_name,dict" doc:"BatchMeterUsage or MeterUsage"`
-	AWSRegion            *string           `parquet:"aws_region,optional,dict" doc:"the call's awsRegion"`
-	SellerAccountID      *string           `parquet:"seller_account_id,optional,dict" doc:"recipientAccountId: the seller's account that metered"`
-	CallerARN            *string           `parquet:"caller_arn,optional,dict" doc:"userIdentity.arn: who called the metering service"`
-	ProductCode          *string           `parquet:"product_code,optional,dict" doc:"requestParameters.productCode; null for Concurrent Agreements metering, which names a licence (license_arn) instead"`
-	CustomerIdentifier   *string           `parquet:"customer_identifier,optional,dict" doc:"the usage record's customerIdentifier"`
-	CustomerAWSAccountID *string           `parquet:"customer_aws_account_id,optional,dict" doc:"the usage record's customerAWSAccountId (any capitalisation)"`
-	LicenseARN           *string           `parquet:"license_arn,optional,dict" doc:"the usage record's licenseArn (in requestParameters.usageRecords[], responseElements.results[].usageRecord or responseElements.unprocessedRecords[]): the buyer's licence, one per agreement, which Concurrent Agreements metering names instead of requestParameters.productCode; null for MeterUsage, whose request has none"`
-	Dimension            *string           `parquet:"dimension,optional,dict" doc:"the usage record's dimension (MeterUsage: usageDimension)"`
-	Quantity             *int64            `parquet:"quantity,optional" doc:"the usage record's quantity (MeterUsage: usageQuantity); null if unparseable"`
-	UsageTime            *time.Time        `parquet:"usage_time,optional,timestamp(millisecond)" doc:"the usage record's timestamp, UTC, parsed from the metering service's \"Apr 19, 2018 4:32:50 PM\" form; null if unparseable"`
-	Status               string            `parquet:"status,dict" doc:"Success, CustomerNotSubscribed or DuplicateRecord as logged; Unprocessed; Failed (the call returned an error); Unknown (no response logged); DryRun"`
-	MeteringRecordID     *string           `parquet:"metering_record_id,optional" doc:"the meteringRecordId the service returned"`
-	UsageAllocations     []UsageAllocation `parquet:"usage_allocations,optional,list" doc:"usageAllocations: the usage record's allocations of its quantity to tags; an empty list when logged as [], null when not logged"`
-	DryRun               *bool             `parquet:"dry_run,optional" doc:"MeterUsage's dryRun"`
-	ErrorCode            *string           `parquet:"error_code,optional,dict" doc:"the call's errorCode"`
-	SourceKey            string            `parquet:"source_key,dict" doc:"the log file the call came from, relative to the source root"`
-	SourceDigest         *string           `parquet:"source_digest,optional,dict" doc:"with --verify-digests: verified, hash_mismatch or not_covered, as for events; null when digests were not checked"`
+	EventID              *string           `parquet:"event_id,optional" iceberg:"1" doc:"the eventID of the call that carried the record"`
+	EventTime            time.Time         `parquet:"event_time,timestamp(millisecond)" iceberg:"2" doc:"the call's eventTime, UTC"`
+	EventName            string            `parquet:"event_name,dict" iceberg:"3" doc:"BatchMeterUsage or MeterUsage"`
+	AWSRegion            *string           `parquet:"aws_region,optional,dict" iceberg:"4" doc:"the call's awsRegion"`
+	SellerAccountID      *string           `parquet:"seller_account_id,optional,dict" iceberg:"5" doc:"recipientAccountId: the seller's account that metered"`
+	CallerARN            *string           `parquet:"caller_arn,optional,dict" iceberg:"6" doc:"userIdentity.arn: who called the metering service"`
+	ProductCode          *string           `parquet:"product_code,optional,dict" iceberg:"7" doc:"requestParameters.productCode; null for Concurrent Agreements metering, which names a licence (license_arn) instead"`
+	CustomerIdentifier   *string           `parquet:"customer_identifier,optional,dict" iceberg:"8" doc:"the usage record's customerIdentifier"`
+	CustomerAWSAccountID *string           `parquet:"customer_aws_account_id,optional,dict" iceberg:"9" doc:"the usage record's customerAWSAccountId (any capitalisation)"`
+	LicenseARN           *string           `parquet:"license_arn,optional,dict" iceberg:"10" doc:"the usage record's licenseArn (in requestParameters.usageRecords[], responseElements.results[].usageRecord or responseElements.unprocessedRecords[]): the buyer's licence, one per agreement, which Concurrent Agreements metering names instead of requestParameters.productCode; null for MeterUsage, whose request has none"`
+	Dimension            *string           `parquet:"dimension,optional,dict" iceberg:"11" doc:"the usage record's dimension (MeterUsage: usageDimension)"`
+	Quantity             *int64            `parquet:"quantity,optional" iceberg:"12" doc:"the usage record's quantity (MeterUsage: usageQuantity); null if unparseable"`
+	UsageTime            *time.Time        `parquet:"usage_time,optional,timestamp(millisecond)" iceberg:"13" doc:"the usage record's timestamp, UTC, parsed from the metering service's \"Apr 19, 2018 4:32:50 PM\" form; null if unparseable"`
+	Status               string            `parquet:"status,dict" iceberg:"14" doc:"Success, CustomerNotSubscribed or DuplicateRecord as logged; Unprocessed; Failed (the call returned an error); Unknown (no response logged); DryRun"`
+	MeteringRecordID     *string           `parquet:"metering_record_id,optional" iceberg:"15" doc:"the meteringRecordId the service returned"`
+	UsageAllocations     []UsageAllocation `parquet:"usage_allocations,optional,list" iceberg:"16,element=17" doc:"usageAllocations: the usage record's allocations of its quantity to tags; an empty list when logged as [], null when not logged"`
+	DryRun               *bool             `parquet:"dry_run,optional" iceberg:"23" doc:"MeterUsage's dryRun"`
+	ErrorCode            *string           `parquet:"error_code,optional,dict" iceberg:"24" doc:"the call's errorCode"`
+	SourceKey            string            `parquet:"source_key,dict" iceberg:"25" doc:"the log file the call came from, relative to the source root"`
+	SourceDigest         *string           `parquet:"source_digest,optional,dict" iceberg:"26" doc:"with --verify-digests: verified, hash_mismatch or not_covered, as for events; null when digests were not checked"`
 
 	// Position is the record's place in its call (0-based); with the event's source key and
 	// record index it orders rows deterministically.
@@ -41,14 +41,14 @@ type MeteringRecord struct {
 
 // UsageAllocation is one element of a usage record's usageAllocations.
 type UsageAllocation struct {
-	AllocatedUsageQuantity *int64 `parquet:"allocated_usage_quantity,optional" doc:"allocatedUsageQuantity"`
-	Tags                   []Tag  `parquet:"tags,optional,list" doc:"tags: an empty list when logged as [], null when not logged"`
+	AllocatedUsageQuantity *int64 `parquet:"allocated_usage_quantity,optional" iceberg:"18" doc:"allocatedUsageQuantity"`
+	Tags                   []Tag  `parquet:"tags,optional,list" iceberg:"19,element=20" doc:"tags: an empty list when logged as [], null when not logged"`
 }
 
 // Tag is one tag of a usage allocation.
 type Tag struct {
-	Key   *string `parquet:"key,optional,dict" doc:"key"`
-	Value *string `parquet:"value,optional,dict" doc:"value"`
+	Key   *string `parquet:"key,optional,dict" iceberg:"21" doc:"key"`
+	Value *string `parquet:"value,optional,dict" iceberg:"22" doc:"value"`
 }
 
 // EventDate is the partition a metering record belongs to: the UTC date of its call.
