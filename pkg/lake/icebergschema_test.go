@@ -63,7 +63,7 @@ func TestIcebergSchema(t *testing.T) {
 	}
 	var want []string
 	for _, f := range ids {
-		want = append(want, fmt.Sprintf("%s=%d", path.Ext("."+f.Path)[1:], f.ID))
+		want = append(want, fmt.Sprintf("%s=%d", path.Ext("." + f.Path)[1:], f.ID))
 	}
 	slices.Sort(got)
 	slices.Sort(want)
