@@ -3,7 +3,6 @@ package lake_test
 import (
 	"fmt"
 	"os"
-	"path"
 	"path/filepath"
 	"reflect"
 	"slices"
@@ -63,7 +62,7 @@ func TestIcebergSchema(t *testing.T) {
 	}
 	var want []string
 	for _, f := range ids {
-		want = append(want, fmt.Sprintf("%s=%d", path.Ext("." + f.Path)[1:], f.ID))
+		want = append(want, fmt.Sprintf("%s=%d", f.Path[strings.LastIndex(f.Path, ".")+1:], f.ID)) // the column's own name
 	}
 	slices.Sort(got)
 	slices.Sort(want)
