@@ -242,7 +242,8 @@ func (f *follower) run(ctx context.Context) error {
 	f.log.Info("following", "queue", f.cfg.Queue.URL(), "source", f.cfg.Job.Source.String(), "dest", f.cfg.Job.Dest.String(), "interval", f.cfg.Interval.String())
 	var due time.Time // when the held messages' batch is published; zero while none are held
 	failures := 0
-	for ctx.Err() == nil {
+	var fatalErr error
+	for ctx.Err() == nil && fatalErr == nil {
 		wait := f.cfg.Wait
 		if !due.IsZero() {
 			wait = min(wait, time.Until(due))
@@ -256,7 +257,8 @@ func (f *follower) run(ctx context.Context) error {
 				failures++
 				f.log.Error("receive failed", "queue", f.cfg.Queue.URL(), "error", err.Error(), "failures_in_a_row", failures)
 				if fatal(err) {
-					return err
+					fatalErr = err
+					break
 				}
 				sleep(ctx, min(time.Duration(failures)*time.Second, 30*time.Second))
 				continue
@@ -279,7 +281,8 @@ func (f *follower) run(ctx context.Context) error {
 			}
 		}
 	}
-	// Stopped: what is held goes back to the queue at once, for the next follower.
+	// Stopped (or the queue can no longer be read): what is held goes back to the queue at
+	// once, for the next follower.
 	if len(f.held) > 0 {
 		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 		defer cancel()
@@ -288,7 +291,7 @@ func (f *follower) run(ctx context.Context) error {
 		}
 	}
 	f.log.Info("stopped following", "messages_returned", len(f.held))
-	return nil
+	return fatalErr
 }
 
 // fatal reports whether a receive error makes following impossible (the queue is gone or
