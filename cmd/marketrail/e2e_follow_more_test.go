@@ -221,12 +221,8 @@ func httpGet(t *testing.T, url string) (int, string) {
 // object of another bucket; the log files published are the sample's log files; SIGTERM
 // exits 0.
 func TestFollowMetricsAndHealth(t *testing.T) {
-	sc, srv := s3test.Client(t)
-	qc, sqsEndpoint := sqstest.Client(t)
-	bucket := s3test.Bucket(t, sc)
-	upload(t, sc, sampleTrail, bucket, "logs/")
-	keys := objectKeys(t, sampleTrail)
-	queueURL := sqstest.Queue(t, qc)
+	fx := newFollowFixture(t)
+	qc, bucket, keys, queueURL := fx.qc, fx.bucket, fx.keys, fx.queueURL
 	// One message per object (in turn CloudTrail's, S3's and EventBridge's), then a test
 	// event, an object of another bucket and a garbage message.
 	var bodies []string
@@ -252,8 +248,7 @@ func TestFollowMetricsAndHealth(t *testing.T) {
 	}
 
 	addr := freePort(t)
-	env := append(srv.Env(), "AWS_ENDPOINT_URL_SQS="+sqsEndpoint)
-	f := startFollow(t, env, "--queue", queueURL, "--source", "s3://"+bucket+"/logs", "--dest", "s3://"+bucket+"/follow",
+	f := startFollow(t, fx.env, "--queue", queueURL, "--source", "s3://"+bucket+"/logs", "--dest", "s3://"+bucket+"/follow",
 		"--interval", "1s", "--visibility", "5s", "--log-format", "json", "--metrics-addr", addr)
 	drained(t, qc, queueURL, f, 2*time.Minute)
 
@@ -318,11 +313,9 @@ func TestFollowMetricsAndHealth(t *testing.T) {
 // day is left partial; every row equals those of one run over the same days (which reads
 // the same corrupt file and exits 3) and the generator's manifest.
 func TestFollowCorruptFileGivenUp(t *testing.T) {
-	sc, srv := s3test.Client(t)
-	qc, sqsEndpoint := sqstest.Client(t)
-	bucket := s3test.Bucket(t, sc)
-	upload(t, sc, sampleTrail, bucket, "logs/")
-	keys := objectKeys(t, sampleTrail)
+	fx := newFollowFixture(t)
+	sc, srv, qc, bucket, queueURL := fx.sc, fx.srv, fx.qc, fx.bucket, fx.queueURL
+	keys := slices.Clone(fx.keys)
 
 	// The corrupt file, in an existing folder of delivery day 2024-03-01.
 	var folder string
@@ -346,10 +339,8 @@ func TestFollowCorruptFileGivenUp(t *testing.T) {
 	keys = append(keys, corrupt)
 	slices.Sort(keys)
 
-	queueURL := sqstest.Queue(t, qc)
 	announceAll(t, qc, queueURL, bucket, "logs/", keys)
-	env := append(srv.Env(), "AWS_ENDPOINT_URL_SQS="+sqsEndpoint)
-	f := startFollow(t, env, "--queue", queueURL, "--source", "s3://"+bucket+"/logs", "--dest", "s3://"+bucket+"/follow",
+	f := startFollow(t, fx.env, "--queue", queueURL, "--source", "s3://"+bucket+"/logs", "--dest", "s3://"+bucket+"/follow",
 		"--interval", "1s", "--visibility", "5s", "--max-receives", "2", "--log-format", "json")
 	drained(t, qc, queueURL, f, 2*time.Minute)
 	if code := f.stop(t); code != 0 {
@@ -424,16 +415,11 @@ func TestFollowSIGTERMMidBatch(t *testing.T) {
 		{"abandoned after grace", time.Millisecond},
 	} {
 		t.Run(strings.ReplaceAll(tc.name, " ", "_"), func(t *testing.T) {
-			sc, srv := s3test.Client(t)
-			qc, sqsEndpoint := sqstest.Client(t)
-			bucket := s3test.Bucket(t, sc)
-			upload(t, sc, sampleTrail, bucket, "logs/")
-			keys := objectKeys(t, sampleTrail)
-			queueURL := sqstest.Queue(t, qc)
-			announceAll(t, qc, queueURL, bucket, "logs/", keys)
-			from, to := sampleDays(t, keys)
+			fx := newFollowFixture(t)
+			sc, srv, qc, bucket, queueURL, env := fx.sc, fx.srv, fx.qc, fx.bucket, fx.queueURL, fx.env
+			announceAll(t, qc, queueURL, bucket, "logs/", fx.keys)
+			from, to := fx.from, fx.to
 
-			env := append(srv.Env(), "AWS_ENDPOINT_URL_SQS="+sqsEndpoint)
 			args := []string{"--queue", queueURL, "--source", "s3://" + bucket + "/logs", "--dest", "s3://" + bucket + "/follow",
 				"--interval", "2s", "--visibility", "5s", "--log-format", "json"}
 			f := startFollow(t, append(env, delayEnv+"=published:"+delay.String()), append(args, "--grace", tc.grace.String())...)

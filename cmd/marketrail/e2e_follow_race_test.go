@@ -15,70 +15,9 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
-	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
-	"github.com/marketrail/marketrail/internal/s3test"
 	"github.com/marketrail/marketrail/internal/sqstest"
 )
-
-// followFixture is the sample trail in a bucket of the S3 server, and a queue of the SQS
-// server announcing its files.
-type followFixture struct {
-	sc       *s3.Client
-	qc       *sqs.Client
-	srv      s3test.Server
-	bucket   string
-	queueURL string
-	env      []string // for follow: the S3 server's and the SQS endpoint
-	keys     []string
-	from, to string
-}
-
-func newFollowFixture(t *testing.T) *followFixture {
-	t.Helper()
-	fx := &followFixture{}
-	fx.sc, fx.srv = s3test.Client(t)
-	var sqsEndpoint string
-	fx.qc, sqsEndpoint = sqstest.Client(t)
-	fx.bucket = s3test.Bucket(t, fx.sc)
-	upload(t, fx.sc, sampleTrail, fx.bucket, "logs/")
-	fx.keys = objectKeys(t, sampleTrail)
-	fx.from, fx.to = windowOf(fx.keys)
-	fx.queueURL = sqstest.Queue(t, fx.qc)
-	fx.env = append(fx.srv.Env(), "AWS_ENDPOINT_URL_SQS="+sqsEndpoint, leaseEnv+"=3s:20s")
-	return fx
-}
-
-// follow starts 'marketrail follow' on the fixture's queue, writing under prefix.
-func (fx *followFixture) follow(t *testing.T, prefix string, env ...string) *follower {
-	t.Helper()
-	return startFollow(t, append(env, fx.env...), "--queue", fx.queueURL, "--source", "s3://"+fx.bucket+"/logs",
-		"--dest", "s3://"+fx.bucket+"/"+prefix, "--interval", "1s", "--visibility", "5s", "--log-format", "json")
-}
-
-// run runs 'marketrail run' over the fixture's window, writing under prefix, and fails the
-// test unless it exits 0 or (when another run held a day) 3.
-func (fx *followFixture) run(t *testing.T, prefix string, env ...string) result {
-	t.Helper()
-	r := marketrail(t, append(env, fx.srv.Env()...), "run", "--source", "s3://"+fx.bucket+"/logs", "--dest", "s3://"+fx.bucket+"/"+prefix,
-		"--from", fx.from, "--to", fx.to)
-	if r.code != 0 && r.code != 3 {
-		t.Fatalf("run into %s: exit %d\n%s", prefix, r.code, r.stderr)
-	}
-	return r
-}
-
-// unchanged checks that a run over the window into prefix finds every day unchanged.
-func (fx *followFixture) unchanged(t *testing.T, prefix string) {
-	t.Helper()
-	r := fx.run(t, prefix)
-	for _, d := range runReport(t, r)["days"].([]any) {
-		day := d.(map[string]any)
-		if day["action"] != "unchanged" {
-			t.Errorf("a run after follow found delivery day %v %v (%v), want unchanged", day["delivery_day"], day["action"], day["reason"])
-		}
-	}
-}
 
 // TestFollowBesideNightlyRun: follow draining the queue while a nightly run writes the same
 // days into the same destination, again and again, always ends with the tables of one run,

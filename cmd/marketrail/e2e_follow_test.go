@@ -206,17 +206,64 @@ func drained(t *testing.T, c *sqs.Client, queueURL string, f *follower, within t
 	}
 }
 
-// windowOf returns the first and last delivery day of the log files among keys.
-func windowOf(keys []string) (from, to string) {
-	var days []string
-	for _, k := range keys {
-		parts := strings.Split(k, "/")
-		if i := slices.Index(parts, "CloudTrail"); i > 0 && len(parts) > i+4 {
-			days = append(days, strings.Join(parts[i+2:i+5], "-"))
+// followFixture is the sample trail in a bucket of the S3 server, and a queue of the SQS
+// server announcing its files.
+type followFixture struct {
+	sc       *s3.Client
+	qc       *sqs.Client
+	srv      s3test.Server
+	bucket   string
+	queueURL string
+	env      []string // for follow: the S3 server's, and the SQS endpoint
+	keys     []string
+	from, to string
+}
+
+func newFollowFixture(t *testing.T) *followFixture {
+	t.Helper()
+	fx := &followFixture{}
+	fx.sc, fx.srv = s3test.Client(t)
+	var sqsEndpoint string
+	fx.qc, sqsEndpoint = sqstest.Client(t)
+	fx.bucket = s3test.Bucket(t, fx.sc)
+	upload(t, fx.sc, sampleTrail, fx.bucket, "logs/")
+	fx.keys = objectKeys(t, sampleTrail)
+	fx.from, fx.to = sampleDays(t, fx.keys)
+	fx.queueURL = sqstest.Queue(t, fx.qc)
+	fx.env = append(fx.srv.Env(), "AWS_ENDPOINT_URL_SQS="+sqsEndpoint)
+	return fx
+}
+
+// follow starts 'marketrail follow' on the fixture's queue, writing under prefix, with
+// short leases (a restarted follower takes over a killed one's days in seconds).
+func (fx *followFixture) follow(t *testing.T, prefix string, env ...string) *follower {
+	t.Helper()
+	return startFollow(t, append(append(env, leaseEnv+"=3s:20s"), fx.env...), "--queue", fx.queueURL, "--source", "s3://"+fx.bucket+"/logs",
+		"--dest", "s3://"+fx.bucket+"/"+prefix, "--interval", "1s", "--visibility", "5s", "--log-format", "json")
+}
+
+// run runs 'marketrail run' over the fixture's window, writing under prefix, and fails the
+// test unless it exits 0 or (when another run held a day) 3.
+func (fx *followFixture) run(t *testing.T, prefix string, env ...string) result {
+	t.Helper()
+	r := marketrail(t, append(env, fx.srv.Env()...), "run", "--source", "s3://"+fx.bucket+"/logs", "--dest", "s3://"+fx.bucket+"/"+prefix,
+		"--from", fx.from, "--to", fx.to)
+	if r.code != 0 && r.code != 3 {
+		t.Fatalf("run into %s: exit %d\n%s", prefix, r.code, r.stderr)
+	}
+	return r
+}
+
+// unchanged checks that a run over the window into prefix finds every day unchanged.
+func (fx *followFixture) unchanged(t *testing.T, prefix string) {
+	t.Helper()
+	r := fx.run(t, prefix)
+	for _, d := range runReport(t, r)["days"].([]any) {
+		day := d.(map[string]any)
+		if day["action"] != "unchanged" {
+			t.Errorf("a run after follow found delivery day %v %v (%v), want unchanged", day["delivery_day"], day["action"], day["reason"])
 		}
 	}
-	slices.Sort(days)
-	return days[0], days[len(days)-1]
 }
 
 // sameLakes checks that the lakes under two prefixes of bucket hold the same Parquet
@@ -248,19 +295,14 @@ func sameLakes(t *testing.T, c *s3.Client, bucket, got, want string) []row {
 // tables identical to one run over the same days; the garbage is kept; a nightly run
 // afterwards finds every day unchanged; SIGTERM exits 0.
 func TestFollowDrainsToRunTables(t *testing.T) {
-	sc, srv := s3test.Client(t)
-	qc, sqsEndpoint := sqstest.Client(t)
-	bucket := s3test.Bucket(t, sc)
-	upload(t, sc, sampleTrail, bucket, "logs/")
-	keys := objectKeys(t, sampleTrail)
-	queueURL := sqstest.Queue(t, qc)
-	garbage := announceAll(t, qc, queueURL, bucket, "logs/", keys)
+	fx := newFollowFixture(t)
+	sc, srv, qc, bucket, queueURL := fx.sc, fx.srv, fx.qc, fx.bucket, fx.queueURL
+	garbage := announceAll(t, qc, queueURL, bucket, "logs/", fx.keys)
 
-	env := append(srv.Env(), "AWS_ENDPOINT_URL_SQS="+sqsEndpoint)
 	// A short --visibility: now and then goaws drops the connection a ReceiveMessage is
 	// answered on (after a DeleteMessageBatch on it); the SDK retries, and the messages of
 	// the lost answer come back only when their visibility timeout ends (pkg/queue/doc.go).
-	f := startFollow(t, env, "--queue", queueURL, "--source", "s3://"+bucket+"/logs", "--dest", "s3://"+bucket+"/follow",
+	f := startFollow(t, fx.env, "--queue", queueURL, "--source", "s3://"+bucket+"/logs", "--dest", "s3://"+bucket+"/follow",
 		"--interval", "2s", "--visibility", "5s", "--log-format", "json")
 	drained(t, qc, queueURL, f, 30*time.Second)
 	if code := f.stop(t); code != 0 {
@@ -274,7 +316,7 @@ func TestFollowDrainsToRunTables(t *testing.T) {
 	}
 
 	// The days follow published, and one run over the same days.
-	from, to := windowOf(keys)
+	from, to := fx.from, fx.to
 	if r := marketrail(t, srv.Env(), "run", "--source", "s3://"+bucket+"/logs", "--dest", "s3://"+bucket+"/run", "--from", from, "--to", to); r.code != 0 {
 		t.Fatalf("run: exit %d\n%s", r.code, r.stderr)
 	}
