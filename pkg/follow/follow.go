@@ -24,6 +24,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net/url"
 	"slices"
 	"strings"
@@ -120,11 +121,7 @@ func (s *Stats) skip(reason string) {
 func (s *Stats) Skipped() map[string]int64 {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	m := make(map[string]int64, len(s.skipped))
-	for k, v := range s.skipped {
-		m[k] = v
-	}
-	return m
+	return maps.Clone(s.skipped)
 }
 
 // Lags returns the lags observed since the last call (from a message's sending to its
@@ -536,13 +533,7 @@ func (f *follower) publish(ctx context.Context) {
 		}
 	}
 	job := f.cfg.Job
-	job.DayList = slices.SortedFunc(func(yield func(trail.Day) bool) {
-		for d := range days {
-			if !yield(d) {
-				return
-			}
-		}
-	}, func(a, b trail.Day) int { return strings.Compare(a.String(), b.String()) })
+	job.DayList = slices.SortedFunc(maps.Keys(days), func(a, b trail.Day) int { return strings.Compare(a.String(), b.String()) })
 	f.l.batch(announced)
 	start := time.Now()
 	stopExtending := f.extendDuring(bctx)

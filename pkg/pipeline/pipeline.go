@@ -543,7 +543,7 @@ func run(ctx context.Context, cfg Config, rep *report.Report) error {
 			}
 			st := states[m.day]
 			if st == nil {
-				st = &dayState{day: m.day, rep: report.NewDay(m.day.String()), start: time.Now(), countUnknown: selectsMarketplace(cfg.EventSources), rows: newDayRows(dayRowsInMemory)}
+				st = &dayState{day: m.day, rep: report.NewDay(m.day.String()), start: time.Now(), countUnknown: selectsMarketplace(cfg.EventSources), rows: newDayRows(dayRowsInMemory), matched: map[string]int{}}
 				states[m.day] = st
 			}
 			switch {
@@ -585,9 +585,6 @@ func run(ctx context.Context, cfg Config, rep *report.Report) error {
 				st.rep.ObjectsSkipped[m.skipped]++
 				if m.skipped == source.SkipArchived {
 					st.archived(m.key, log)
-					if st.matched == nil {
-						st.matched = map[string]int{}
-					}
 					st.matched[m.key] = -1
 				}
 			case m.result != nil && m.result.tail:
@@ -791,9 +788,6 @@ func (st *dayState) tailRead(r *objectResult, log *slog.Logger) {
 func (st *dayState) add(r *objectResult, log *slog.Logger) error {
 	st.received++
 	st.rep.ObjectsListed++
-	if st.matched == nil {
-		st.matched = map[string]int{}
-	}
 	switch {
 	case errors.Is(r.err, storage.ErrArchived):
 		st.rep.ObjectsSkipped[source.SkipArchived]++
@@ -872,10 +866,7 @@ func publish(ctx context.Context, w *lake.Writer, d trail.Day, st *dayState, log
 	st.quarantined = nil
 	defer st.spill.remove()
 	evTable, mTable := st.rows.tables()
-	st.plan.sources.Matched = st.matched
-	if st.plan.sources.Matched == nil {
-		st.plan.sources.Matched = map[string]int{} // counted, and none held any
-	}
+	st.plan.sources.Matched = st.matched // counted: an empty map says none held any
 	res, err := w.PublishLeased(ctx, d, st.plan.lease, &st.plan.sources, complete, lake.Quarantine(quarantined, st.spill.lines), evTable, mTable)
 	if err != nil {
 		return fmt.Errorf("publish delivery day %s: %w", d, err)
