@@ -144,6 +144,11 @@ func followCommand(ctx context.Context, args []string, stdout, stderr io.Writer,
 		if cfg.Job.Dest, err = s.open(ctx, o.dest, true); err != nil {
 			return fmt.Errorf("destination %s: %w", o.dest, err)
 		}
+		var closeFormat func()
+		if cfg.Job.Format, closeFormat, err = o.tables.open(o.dest, cfg.Job.Dest, log); err != nil {
+			return err
+		}
+		defer closeFormat()
 		cfg.Stats = &follow.Stats{}
 		if o.metricsAddr != "" {
 			if err := follow.Serve(ctx, o.metricsAddr, cfg.Stats, 3*(queue.MaxWait+o.interval)); err != nil {

@@ -122,6 +122,7 @@ type runOptions struct {
 	sse, sseKMSKeyID       string
 	verifyDigests          bool   // --verify-digests
 	digestKeys             string // --digest-public-keys
+	tables                 tableFormatOptions
 }
 
 // sharedFlags are the flags 'run' and 'follow' share: where to read and write, what to keep,
@@ -145,6 +146,7 @@ func (o *runOptions) sharedFlags(fs *flag.FlagSet) {
 	fs.StringVar(&o.destOwner, "dest-bucket-owner", "", "the 12-digit account `ID` that must own the --dest bucket (and a --report in that bucket); every request to it fails (403) otherwise")
 	fs.StringVar(&o.sse, "sse", "", "server-side encryption (`ALGORITHM`) of every object written to S3: AES256 (SSE-S3) or aws:kms (SSE-KMS) (default: the bucket's default encryption)")
 	fs.StringVar(&o.sseKMSKeyID, "sse-kms-key-id", "", "with --sse aws:kms: the KMS `KEY` (id, ARN or alias ARN) (default: the account's aws/s3 key)")
+	o.tables.flags(fs)
 	fs.StringVar(&o.logFormat, "log-format", "auto", "log `FORMAT`: text, json, or auto (text on a terminal, else JSON)")
 }
 
@@ -285,6 +287,11 @@ func runCommand(ctx context.Context, args []string, stdout, stderr io.Writer, si
 		if cfg.Dest, err = s.open(ctx, o.dest, true); err != nil {
 			return nil, fmt.Errorf("destination %s: %w", o.dest, err)
 		}
+		var closeFormat func()
+		if cfg.Format, closeFormat, err = o.tables.open(o.dest, cfg.Dest, log); err != nil {
+			return nil, err
+		}
+		defer closeFormat()
 		// In AWS, without --digest-public-keys, the keys come from CloudTrail itself; not
 		// with an S3-compatible endpoint, which has no CloudTrail beside it.
 		if _, _, isS3 := parseS3(o.source); cfg.VerifyDigests && cfg.DigestKeys == nil && isS3 && !s.opts.CustomEndpoint() {
@@ -485,6 +492,9 @@ func (o *runOptions) job() (pipeline.Config, error) {
 	}
 	if sameLocation(o.source, o.dest) {
 		return cfg, fmt.Errorf("%w: --dest must not be the same place as --source", errUsage)
+	}
+	if err := o.tables.check(o.dest); err != nil {
+		return cfg, err
 	}
 	cfg.Selection = source.Selection{Accounts: o.accounts, Regions: o.regions}
 	cfg.EventSources = o.eventSources

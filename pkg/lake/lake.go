@@ -80,6 +80,7 @@ import (
 	"path"
 	"reflect"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -173,6 +174,9 @@ type Settings struct {
 	DecoderVersion int      `json:"decoder_version"`   // marketplace.DecoderVersion
 	VerifyDigests  bool     `json:"verify_digests"`    // --verify-digests fills source_digest
 	MaxRowsPerFile int      `json:"max_rows_per_file"` // it changes file names
+	// TableFormat is the Format's name; "" for Hive. (A destination holds one format, but
+	// the data files of each differ: Iceberg's carry field ids and µs timestamps.)
+	TableFormat string `json:"table_format,omitempty"`
 }
 
 // Sources is everything a delivery day's output is made from: what a run compares with
@@ -279,8 +283,12 @@ type Writer struct {
 	TempDir        string // where files are staged before upload; "" means os.TempDir()
 	// Hook, if set, is called at the named moments of publishing (HookUpload, halfway
 	// through sending a file; HookPublished, after a day's files are published and before
-	// its manifest says so). Tests use it to kill the process at the dangerous moments.
+	// its manifest says so; HookCommitted, with a table format, after each table's
+	// commit). Tests use it to kill the process at the dangerous moments.
 	Hook func(point string)
+	// Format, if set, is the table format the day's data files are published to (Iceberg);
+	// nil publishes the Hive layout of the package comment.
+	Format Format
 
 	once  sync.Once
 	codec *zstdCodec    // shared, so its pooled encoders serve every file
@@ -319,8 +327,12 @@ type file struct {
 	key       string
 	partition trail.Day
 	rows      int
-	uncounted bool // not table rows: left out of Result.Rows (the quarantine)
+	uncounted bool         // not table rows: left out of Result.Rows (the quarantine)
+	row       reflect.Type // the rows' Go type; nil for the quarantine
 	write     func(w io.Writer, meta []parquet.WriterOption) error
+	// Set by PublishLeased:
+	table   string // the table's name
+	planned string // with a table format: the key before its publication id
 }
 
 // NewTable returns the rows of table name as a Table. date gives a row's partition, and
@@ -369,7 +381,7 @@ func (t *table[T]) files(d trail.Day, maxRows int) []file {
 		starts[p.Date] = at
 		at += p.Rows
 	}
-	return planFiles(t.name, d, maxRows, parts, func(p trail.Day, from, to int) func(io.Writer, []parquet.WriterOption) error {
+	return planFiles(t.name, d, maxRows, parts, reflect.TypeFor[T](), func(p trail.Day, from, to int) func(io.Writer, []parquet.WriterOption) error {
 		rows := t.rows[starts[p]+from : starts[p]+to]
 		return func(w io.Writer, meta []parquet.WriterOption) error {
 			pw := parquet.NewGenericWriter[T](w, fileOptions(meta, t.sortColumn)...)
@@ -390,7 +402,7 @@ func fileOptions(meta []parquet.WriterOption, sortColumn string) []parquet.Write
 // planFiles plans the files of table name for delivery day d: each partition's rows, in
 // order, split into files of at most maxRows rows; write makes the function that writes
 // rows [from, to) of partition p.
-func planFiles(name string, d trail.Day, maxRows int, parts []Partition, write func(p trail.Day, from, to int) func(io.Writer, []parquet.WriterOption) error) []file {
+func planFiles(name string, d trail.Day, maxRows int, parts []Partition, row reflect.Type, write func(p trail.Day, from, to int) func(io.Writer, []parquet.WriterOption) error) []file {
 	var out []file
 	for _, p := range parts {
 		if p.Rows == 0 {
@@ -404,7 +416,7 @@ func planFiles(name string, d trail.Day, maxRows int, parts []Partition, write f
 			if chunks > 1 {
 				key = fmt.Sprintf("%s%s-%04d.parquet", dir, d, i+1)
 			}
-			out = append(out, file{key: key, partition: p.Date, rows: to - from, write: write(p.Date, from, to)})
+			out = append(out, file{key: key, partition: p.Date, rows: to - from, row: row, write: write(p.Date, from, to)})
 		}
 	}
 	return out
@@ -482,10 +494,24 @@ func (w *Writer) PublishLeased(ctx context.Context, d trail.Day, lease *Lease, s
 	if maxRows <= 0 {
 		maxRows = DefaultMaxRowsPerFile
 	}
+	var pub string // with a table format, this publication's id
+	if w.Format != nil {
+		pub = NewPublication()
+	}
 	var plan []file
+	var tableNames []string // the tables of rows, with or without files
 	for _, t := range tables {
+		if _, q := t.(quarantine); !q {
+			tableNames = append(tableNames, t.Name())
+		}
 		fs := t.files(d, maxRows)
-		for _, f := range fs {
+		for i := range fs {
+			f := &fs[i]
+			f.table = t.Name()
+			if w.Format != nil && !f.uncounted {
+				f.planned = t.Name() + "/" + DataDir + strings.TrimPrefix(f.key, t.Name()+"/")
+				f.key = PublicationKey(f.planned, pub)
+			}
 			res.Files = append(res.Files, f.key)
 			if f.uncounted {
 				continue
@@ -519,8 +545,24 @@ func (w *Writer) PublishLeased(ctx context.Context, d trail.Day, lease *Lease, s
 		}
 		reuse = missing == ""
 	}
-	same := func(key, hash string, size int64) bool {
-		return reuse && old.Hashes[key] == hash && old.Sizes[key] == size
+	// same returns the key under which the destination holds f's bytes already, if it
+	// does: f's own (Hive), or, with a table format, the key of the last publication's
+	// file planned as f was.
+	var oldByPlanned map[string]string
+	if reuse && w.Format != nil {
+		oldByPlanned = map[string]string{}
+		for _, k := range old.Files {
+			if !strings.HasPrefix(k, QuarantineDir) {
+				oldByPlanned[PlannedKey(k)] = k
+			}
+		}
+	}
+	same := func(f file, hash string, size int64) (string, bool) {
+		key := f.key
+		if oldByPlanned != nil && f.planned != "" {
+			key = oldByPlanned[f.planned]
+		}
+		return key, reuse && key != "" && old.Hashes[key] == hash && old.Sizes[key] == size
 	}
 	var kept atomic.Int64
 	meta := []parquet.WriterOption{
@@ -533,8 +575,9 @@ func (w *Writer) PublishLeased(ctx context.Context, d trail.Day, lease *Lease, s
 	// The files are independent: encode and upload several at once, so the last day of a
 	// run (which nothing else overlaps) does not leave cores idle.
 	g, gctx := errgroup.WithContext(ctx)
+	keys := make([]string, len(plan)) // each file's key as published: its own, or the one kept
 hand:
-	for _, f := range plan {
+	for i, f := range plan {
 		// A slot taken is always given back by the goroutine that gets it (which returns
 		// at once if the context is done by then).
 		select {
@@ -544,10 +587,11 @@ hand:
 		}
 		g.Go(func() error {
 			defer func() { <-w.slots }()
-			size, hash, reused, err := w.publish(gctx, lease, f, meta, same)
+			key, size, hash, reused, err := w.publish(gctx, lease, f, meta, same)
 			if err == nil {
 				sizesMu.Lock()
-				res.Sizes[f.key], res.Hashes[f.key] = size, hash
+				keys[i] = key
+				res.Sizes[key], res.Hashes[key] = size, hash
 				sizesMu.Unlock()
 				if reused {
 					kept.Add(1)
@@ -562,7 +606,19 @@ hand:
 	if err := ctx.Err(); err != nil { // cancelled before every file was handed out
 		return res, err
 	}
+	res.Files = keys
+	if w.Format != nil {
+		// The day's files become the tables' own before anything of the last
+		// publication is removed; and a table's old data files are never removed here:
+		// its snapshots still reference them (snapshot expiry removes them).
+		if err := w.commit(ctx, d, pub, lease, src, complete, tableNames, plan, keys); err != nil {
+			return res, err
+		}
+	}
 	for _, k := range oldFiles {
+		if w.Format != nil && !strings.HasPrefix(k, QuarantineDir) {
+			continue
+		}
 		if !slices.Contains(res.Files, k) {
 			if err := lease.Check(); err != nil {
 				return res, fmt.Errorf("remove stale file %s of delivery day %s: %w", k, d, err)
@@ -585,10 +641,10 @@ hand:
 // publish writes one file to a local temporary file, then puts it on the destination
 // unless same says the destination holds those bytes already, and returns its size, its
 // SHA-256 and whether it was kept rather than uploaded.
-func (w *Writer) publish(ctx context.Context, lease *Lease, f file, meta []parquet.WriterOption, same func(key, hash string, size int64) bool) (size int64, hash string, kept bool, err error) {
+func (w *Writer) publish(ctx context.Context, lease *Lease, f file, meta []parquet.WriterOption, same func(f file, hash string, size int64) (string, bool)) (key string, size int64, hash string, kept bool, err error) {
 	tmp, err := os.CreateTemp(w.TempDir, ".marketrail-*.parquet")
 	if err != nil {
-		return 0, "", false, fmt.Errorf("stage %s: %w", f.key, err)
+		return "", 0, "", false, fmt.Errorf("stage %s: %w", f.key, err)
 	}
 	defer os.Remove(tmp.Name())
 	defer tmp.Close()
@@ -601,9 +657,16 @@ func (w *Writer) publish(ctx context.Context, lease *Lease, f file, meta []parqu
 		}
 		meta = append(slices.Clip(meta), parquet.ColumnPageBuffers(parquet.NewFileBufferPool(dir, ".marketrail-pages-*")))
 	}
+	if w.Format != nil && f.row != nil {
+		schema, err := w.Format.FileSchema(f.row)
+		if err != nil {
+			return "", 0, "", false, fmt.Errorf("write %s: %w", f.key, err)
+		}
+		meta = append(slices.Clip(meta), schema)
+	}
 	h := sha256.New()
 	if err := f.write(io.MultiWriter(tmp, h), meta); err != nil {
-		return 0, "", false, fmt.Errorf("write %s: %w", f.key, err)
+		return "", 0, "", false, fmt.Errorf("write %s: %w", f.key, err)
 	}
 	hash = hex.EncodeToString(h.Sum(nil))
 	size, err = tmp.Seek(0, io.SeekCurrent)
@@ -611,20 +674,61 @@ func (w *Writer) publish(ctx context.Context, lease *Lease, f file, meta []parqu
 		_, err = tmp.Seek(0, io.SeekStart)
 	}
 	if err != nil {
-		return 0, "", false, fmt.Errorf("stage %s: %w", f.key, err)
+		return "", 0, "", false, fmt.Errorf("stage %s: %w", f.key, err)
 	}
-	if same(f.key, hash, size) {
-		return size, hash, true, nil
+	key, kept = same(f, hash, size)
+	if !kept {
+		key = f.key
+	}
+	if w.Format != nil && !f.uncounted {
+		if err := w.Format.Staged(f.table, key, tmp, size); err != nil {
+			return "", 0, "", false, fmt.Errorf("stage %s: %w", key, err)
+		}
+	}
+	if kept {
+		return key, size, hash, true, nil
 	}
 	if err := lease.Check(); err != nil {
-		return 0, "", false, fmt.Errorf("put %s: %w", f.key, err)
+		return "", 0, "", false, fmt.Errorf("put %s: %w", key, err)
 	}
 	// What a run killed while writing this key left (a local folder's temporary file):
 	// under the day's lease no other run writes it now.
-	if err := storage.Tidy(ctx, w.Dest, f.key); err != nil {
-		return 0, "", false, err
+	if err := storage.Tidy(ctx, w.Dest, key); err != nil {
+		return "", 0, "", false, err
 	}
-	return size, hash, false, w.Dest.Put(ctx, f.key, &hookReader{r: tmp, at: size / 2, fn: func() { w.hook(HookUpload) }}, size)
+	return key, size, hash, false, w.Dest.Put(ctx, key, &hookReader{r: tmp, at: size / 2, fn: func() { w.hook(HookUpload) }}, size)
+}
+
+// commit asks the Writer's Format to make keys (plan's files, as published) the tables'
+// files of delivery day d, in publication pub.
+func (w *Writer) commit(ctx context.Context, d trail.Day, pub string, lease *Lease, src *Sources, complete bool, tables []string, plan []file, keys []string) error {
+	c := Commit{Day: d, Publication: pub, Tables: tables, Files: map[string][]string{}, Check: lease.Check, Hook: w.Hook}
+	for i, f := range plan {
+		if !f.uncounted {
+			c.Files[f.table] = append(c.Files[f.table], keys[i])
+		}
+	}
+	state := StateComplete
+	if !complete {
+		state = StatePartial
+	}
+	c.Summary = map[string]string{
+		"marketrail.delivery-day": d.String(),
+		"marketrail.publication":  pub,
+		"marketrail.version":      w.Version,
+		"marketrail.state":        state,
+	}
+	if src != nil {
+		c.Summary["marketrail.inputs"] = fmt.Sprint(len(src.Inputs))
+		c.Summary["marketrail.fingerprint"] = src.Fingerprint()
+	}
+	if lease != nil {
+		c.Summary["marketrail.holder"] = lease.Holder()
+	}
+	if err := w.Format.Commit(ctx, c); err != nil {
+		return fmt.Errorf("commit delivery day %s to its %s tables: %w", d, w.Format.Name(), err)
+	}
+	return nil
 }
 
 // hookReader calls fn once, when at bytes have been read through it.

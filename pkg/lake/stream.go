@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"fmt"
 	"io"
+	"reflect"
 	"slices"
 
 	"github.com/parquet-go/parquet-go"
@@ -50,7 +51,7 @@ func (t *streamTable[T]) Name() string { return t.name }
 const streamBatch = 64
 
 func (t *streamTable[T]) files(d trail.Day, maxRows int) []file {
-	return planFiles(t.name, d, maxRows, t.parts, func(p trail.Day, from, to int) func(io.Writer, []parquet.WriterOption) error {
+	return planFiles(t.name, d, maxRows, t.parts, reflect.TypeFor[T](), func(p trail.Day, from, to int) func(io.Writer, []parquet.WriterOption) error {
 		return func(w io.Writer, meta []parquet.WriterOption) error {
 			pw := parquet.NewGenericWriter[T](w, fileOptions(meta, t.sortColumn)...)
 			batch := make([]T, 0, streamBatch)

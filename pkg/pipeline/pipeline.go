@@ -55,8 +55,10 @@ import (
 
 // Config is one run's job.
 type Config struct {
-	Source       storage.Storage  // the trail archive (bucket prefix or folder holding AWSLogs/)
-	Dest         storage.Storage  // where the tables go
+	Source storage.Storage // the trail archive (bucket prefix or folder holding AWSLogs/)
+	Dest   storage.Storage // where the tables go
+	// Format is the table format the tables are published to (Iceberg); nil: Hive.
+	Format       lake.Format
 	From, To     trail.Day        // delivery days to read, inclusive
 	Selection    source.Selection // accounts and regions; empty means all
 	EventSources []string         // event sources to keep; nil means AWS Marketplace
@@ -244,7 +246,17 @@ func Settings(cfg *Config) lake.Settings {
 		DecoderVersion: marketplace.DecoderVersion,
 		VerifyDigests:  cfg.VerifyDigests,
 		MaxRowsPerFile: maxRows,
+		TableFormat:    tableFormat(cfg.Format),
 	}
+}
+
+// tableFormat is the Settings.TableFormat of format: "" for Hive (as manifests written
+// before there were others say).
+func tableFormat(f lake.Format) string {
+	if f == nil {
+		return ""
+	}
+	return f.Name()
 }
 
 // SchemaHash hashes the Parquet schemas of the tables, as the lake writes them: a new or
@@ -305,7 +317,7 @@ func (p *dayPlan) listedCounts() *listCounts {
 func run(ctx context.Context, cfg Config, rep *report.Report) error {
 	cfg.defaults()
 	log := cfg.Logger
-	writer := &lake.Writer{Dest: cfg.Dest, Version: cfg.Version, MaxRowsPerFile: cfg.MaxRowsFile, Hook: cfg.Hook}
+	writer := &lake.Writer{Dest: cfg.Dest, Version: cfg.Version, MaxRowsPerFile: cfg.MaxRowsFile, Hook: cfg.Hook, Format: cfg.Format}
 	// The order of effects: the source is found readable (discovery finds trail folders)
 	// before anything is written to the destination, and the destination is found writable
 	// before any log file is read.
@@ -661,8 +673,17 @@ func claim(ctx context.Context, cfg *Config) error {
 	if cfg.Claimed {
 		return nil
 	}
-	if err := lake.Claim(ctx, cfg.Dest, cfg.Version); err != nil {
+	format := lake.FormatHive
+	if cfg.Format != nil {
+		format = cfg.Format.Name()
+	}
+	if err := lake.ClaimFormat(ctx, cfg.Dest, cfg.Version, format); err != nil {
 		return err
+	}
+	if cfg.Format != nil && !cfg.DryRun {
+		if err := cfg.Format.Prepare(ctx); err != nil {
+			return err
+		}
 	}
 	// The write probe and the leases' check write apart from each other: at once, each a
 	// few round trips. The probe's failure is the one reported when both fail.
