@@ -14,7 +14,8 @@ import (
 // run does not repair: MARKETRAIL_TEST_CRASH=POINT[:N] kills the process the Nth time (default
 // the first) POINT is reached. Points: upload (halfway through sending an output file),
 // published (a day's files published, its manifest not yet), between-days (a day complete,
-// the next not yet published).
+// the next not yet published), committed (with --table-format iceberg, after each table's
+// commit of a day).
 const crashEnv = "MARKETRAIL_TEST_CRASH"
 
 // panicEnv names the test-only switch that makes marketrail panic at a named point:

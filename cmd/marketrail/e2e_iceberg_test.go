@@ -1,0 +1,446 @@
+package main
+
+// End-to-end tests of --table-format iceberg: the binary writes the sample trail as Iceberg
+// tables (SQLite catalog, warehouse in a local folder or on versitygw; a REST catalog
+// served in-process), and the tables are read back without iceberg-go: the catalog's
+// SQLite file gives the metadata location, internal/icebergread parses the metadata and
+// the Avro manifests, and DuckDB reads the live data files. The rows must be those of a
+// Hive run of the same window, nested columns included.
+
+import (
+	"cmp"
+	"context"
+	"encoding/json"
+	"fmt"
+	"maps"
+	"math/rand/v2"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/marketrail/marketrail/internal/duckcheck"
+	"github.com/marketrail/marketrail/internal/icebergread"
+	"github.com/marketrail/marketrail/internal/restcatalog"
+	"github.com/marketrail/marketrail/internal/s3test"
+)
+
+// icebergTables are the tables of an Iceberg destination.
+var icebergTables = []string{"events", "metering_records"}
+
+// lakeRows reads the Hive tables under dir: each table's rows as JSON, sorted, with the
+// columns in the Go definitions' order (the Parquet files' own), without event_date (the
+// folder's, which Iceberg tables have as a partition of event_time instead).
+func hiveRows(t *testing.T, dir string) (rows map[string][]string, columns map[string]string) {
+	t.Helper()
+	db := duckcheck.Open(t)
+	rows, columns = map[string][]string{}, map[string]string{}
+	for _, table := range icebergTables {
+		from := duckcheck.Table(dir, table)
+		var cols []string
+		for _, r := range duckcheck.Strings(t, db, `SELECT column_name FROM (DESCRIBE SELECT * EXCLUDE (filename, event_date) FROM `+from+`)`) {
+			cols = append(cols, `"`+r[0]+`"`)
+		}
+		columns[table] = strings.Join(cols, ", ")
+		for _, r := range duckcheck.Strings(t, db, `SELECT to_json(t)::VARCHAR FROM (SELECT `+columns[table]+` FROM `+from+`) t`) {
+			rows[table] = append(rows[table], canonical(t, r[0]))
+		}
+		slices.Sort(rows[table])
+	}
+	return rows, columns
+}
+
+// canonical is the JSON row with every object's keys sorted: the Iceberg data files'
+// Parquet schema lists a struct's fields by name (parquet-go's groups are sorted), the Hive
+// files' in the Go definitions' order, and readers of either match fields by name or id.
+func canonical(t *testing.T, row string) string {
+	t.Helper()
+	var v any
+	if err := json.Unmarshal([]byte(row), &v); err != nil {
+		t.Fatalf("row %s: %v", row, err)
+	}
+	b, err := json.Marshal(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+// icebergLake is an Iceberg destination as a test reads it.
+type icebergLake struct {
+	catalogDB string // the SQLite file holding the tables' metadata locations
+	namespace string // "" for marketrail's default
+	// local maps a table file's URI to a local path: the destination itself, or a
+	// download of it.
+	local func(uri string) string
+}
+
+// state reads table's current state, without iceberg-go.
+func (l icebergLake) state(t *testing.T, table string) *icebergread.Table {
+	t.Helper()
+	ns := cmp.Or(l.namespace, "marketrail")
+	loc, err := icebergread.SQLiteMetadataLocation(l.catalogDB, ns, table)
+	if err != nil {
+		t.Fatal(err)
+	}
+	read := func(ctx context.Context, uri string) ([]byte, error) { return os.ReadFile(l.local(uri)) }
+	tbl, err := icebergread.Load(context.Background(), read, loc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tbl
+}
+
+// rows reads the rows of the live data files of each table with DuckDB, as hiveRows does,
+// and checks each file's partition value and event_time bounds against its rows.
+func (l icebergLake) rows(t *testing.T, columns map[string]string) map[string][]string {
+	t.Helper()
+	db := duckcheck.Open(t)
+	out := map[string][]string{}
+	for _, table := range icebergTables {
+		st := l.state(t, table)
+		if st.FormatVersion != 2 {
+			t.Errorf("%s: format version %d, want 2", table, st.FormatVersion)
+		}
+		if len(st.PartitionFields) != 1 || st.PartitionFields[0].Transform != "day" || st.PartitionFields[0].Name != "event_time_day" {
+			t.Errorf("%s: partitioned by %+v, want day(event_time) as event_time_day", table, st.PartitionFields)
+		}
+		var files []string
+		for _, f := range st.Files {
+			p := l.local(f.Path)
+			files = append(files, "'"+p+"'")
+			got := duckcheck.Strings(t, db, `SELECT count(*), epoch_us(min(event_time)), epoch_us(max(event_time)),
+				datediff('day', DATE '1970-01-01', min(event_time)::DATE), datediff('day', DATE '1970-01-01', max(event_time)::DATE)
+				FROM read_parquet('`+p+`')`)[0]
+			day, _ := f.Partition["event_time_day"].(int32)
+			lo, err1 := icebergread.TimestampMicros(f.LowerBounds[2])
+			hi, err2 := icebergread.TimestampMicros(f.UpperBounds[2])
+			want := fmt.Sprintf("%d %d %d %d %d", f.Records, lo.UnixMicro(), hi.UnixMicro(), day, day)
+			if g := strings.Join(got, " "); g != want || err1 != nil || err2 != nil {
+				t.Errorf("%s: data file %s: rows, event_time bounds and days are %s; its manifest entry says %s (%v %v)", table, f.Path, g, want, err1, err2)
+			}
+		}
+		if len(files) == 0 {
+			continue
+		}
+		for _, r := range duckcheck.Strings(t, db, `SELECT to_json(t)::VARCHAR FROM (SELECT `+columns[table]+` FROM read_parquet([`+strings.Join(files, ", ")+`])) t`) {
+			out[table] = append(out[table], canonical(t, r[0]))
+		}
+		slices.Sort(out[table])
+	}
+	return out
+}
+
+// sameRows fails the test unless got holds exactly want's rows in every table.
+func sameRows(t *testing.T, what string, got, want map[string][]string) {
+	t.Helper()
+	for _, table := range icebergTables {
+		if len(want[table]) == 0 {
+			t.Fatalf("%s: the Hive run wrote no %s", what, table)
+		}
+		if !slices.Equal(got[table], want[table]) {
+			g, w := got[table], want[table]
+			var first string
+			for i := range min(len(g), len(w)) {
+				if g[i] != w[i] {
+					first = "\n got " + g[i] + "\nwant " + w[i]
+					break
+				}
+			}
+			t.Errorf("%s: table %s has %d rows, want the Hive run's %d%s", what, table, len(g), len(w), first)
+		}
+	}
+}
+
+// localLake is an Iceberg destination in the folder dest, with the default catalog.
+func localLake(dest string) icebergLake {
+	return icebergLake{
+		catalogDB: filepath.Join(dest, "_marketrail", "iceberg-catalog.db"),
+		local:     func(uri string) string { return strings.TrimPrefix(uri, "file://") },
+	}
+}
+
+// sampleHive runs the sample window as Hive tables and returns their rows and columns.
+func sampleHive(t *testing.T, m *manifest) (map[string][]string, map[string]string) {
+	t.Helper()
+	dir := t.TempDir()
+	if r := marketrail(t, nil, "run", "--source", sampleTrail, "--dest", dir, "--from", m.Window.From, "--to", m.Window.To); r.code != 0 {
+		t.Fatalf("hive run: exit %d\n%s", r.code, r.stderr)
+	}
+	return hiveRows(t, dir)
+}
+
+// snapshots counts each table's snapshots and returns its live files' record counts by path.
+func snapshots(t *testing.T, l icebergLake) (map[string]int, map[string]map[string]int64) {
+	t.Helper()
+	n, live := map[string]int{}, map[string]map[string]int64{}
+	for _, table := range icebergTables {
+		st := l.state(t, table)
+		n[table] = len(st.Snapshots)
+		live[table] = map[string]int64{}
+		for _, f := range st.Files {
+			live[table][f.Path] = f.Records
+		}
+	}
+	return n, live
+}
+
+// TestIcebergLikeHive: the Iceberg tables hold the Hive run's rows, in local folders and
+// on the S3 server; a run again changes nothing, even with --force, and a run with
+// other settings replaces every day's files (one new snapshot per day and table) instead
+// of adding to them.
+func TestIcebergLikeHive(t *testing.T) {
+	m := readManifest(t, sampleManifest)
+	want, columns := sampleHive(t, m)
+	for _, kind := range []string{"local", "s3"} {
+		t.Run(kind, func(t *testing.T) {
+			var env []string
+			var dest string
+			var lake func() icebergLake
+			args := []string{"--table-format", "iceberg"}
+			switch kind {
+			case "local":
+				dest = filepath.Join(t.TempDir(), "lake")
+				lake = func() icebergLake { return localLake(dest) }
+			case "s3":
+				c, srv := s3test.Client(t)
+				bucket := s3test.Bucket(t, c)
+				env, dest = srv.Env(), "s3://"+bucket+"/lake"
+				db := filepath.Join(t.TempDir(), "catalog.db")
+				args = append(args, "--catalog", "sqlite:"+db)
+				lake = func() icebergLake {
+					dir := download(t, c, bucket, "lake/")
+					return icebergLake{catalogDB: db, local: func(uri string) string {
+						return filepath.Join(dir, strings.TrimPrefix(uri, dest+"/"))
+					}}
+				}
+			}
+			run := func(extra ...string) result {
+				a := append([]string{"run", "--source", sampleTrail, "--dest", dest, "--from", m.Window.From, "--to", m.Window.To}, args...)
+				r := marketrail(t, env, append(a, extra...)...)
+				if r.code != 0 {
+					t.Fatalf("iceberg run %q: exit %d\n%s", extra, r.code, r.stderr)
+				}
+				return r
+			}
+			run()
+			l := lake()
+			sameRows(t, "iceberg run", l.rows(t, columns), want)
+			before, live := snapshots(t, l)
+			sum := l.state(t, "events").CurrentSnapshot.Summary
+			for _, k := range []string{"marketrail.delivery-day", "marketrail.publication", "marketrail.version", "marketrail.fingerprint", "marketrail.inputs"} {
+				if sum[k] == "" {
+					t.Errorf("the snapshot summary has no %s: %v", k, sum)
+				}
+			}
+
+			// Nothing changed: no snapshot, even with --force (the files it writes are
+			// byte for byte those the tables have, and are kept).
+			for _, extra := range [][]string{nil, {"--force"}} {
+				run(extra...)
+				again, still := snapshots(t, lake())
+				if !maps.Equal(again, before) || !maps.EqualFunc(still, live, maps.Equal) {
+					t.Errorf("a run %q with nothing changed made snapshots: %v, then %v", extra, before, again)
+				}
+			}
+
+			// Other settings (files of at most 7 rows) rewrite every day: one overwrite
+			// snapshot per day and table replaces the day's larger files (a file of 7 rows or
+			// fewer is the same, and kept), and the rows stay the same.
+			run("--max-rows-per-file", "7")
+			l = lake()
+			sameRows(t, "iceberg run again with other settings", l.rows(t, columns), want)
+			after, relive := snapshots(t, l)
+			days := 3 // the sample window
+			for _, table := range icebergTables {
+				if after[table] != before[table]+days {
+					t.Errorf("%s: %d snapshots after the days were rewritten, want %d + %d (one per day)", table, after[table], before[table], days)
+				}
+				if len(relive[table]) <= len(live[table]) {
+					t.Errorf("%s: %d files after splitting them at 7 rows, had %d", table, len(relive[table]), len(live[table]))
+				}
+				for p, n := range live[table] {
+					if _, still := relive[table][p]; still && n > 7 {
+						t.Errorf("%s: %s of %d rows is still live after its day was split in files of 7", table, p, n)
+					}
+				}
+				for p, n := range relive[table] {
+					if n > 7 {
+						t.Errorf("%s: %s has %d rows, more than 7", table, p, n)
+					}
+				}
+			}
+			if op := l.state(t, "events").CurrentSnapshot.Operation; op != "overwrite" {
+				t.Errorf("a day rewritten is a snapshot of operation %q, want overwrite", op)
+			}
+		})
+	}
+}
+
+// TestIcebergKilled kills marketrail (SIGKILL) at the lake's hook points — halfway through
+// an upload, after the first and the second table's commit of a day, after a day's commits
+// and before its manifest says so, between days — and at random moments, then runs it
+// again: the tables hold exactly the Hive run's rows.
+func TestIcebergKilled(t *testing.T) {
+	if testing.Short() {
+		t.Skip("-short")
+	}
+	m := readManifest(t, sampleManifest)
+	want, columns := sampleHive(t, m)
+	env := []string{leaseEnv + "=2s"} // a killed run's leases expire in 2 s
+	args := func(dest string) []string {
+		return []string{"run", "--source", sampleTrail, "--dest", dest, "--from", m.Window.From, "--to", m.Window.To, "--table-format", "iceberg"}
+	}
+	check := func(t *testing.T, dest string) {
+		t.Helper()
+		if r := marketrail(t, env, args(dest)...); r.code != 0 {
+			t.Fatalf("re-run: exit %d\n%s", r.code, r.stderr)
+		}
+		sameRows(t, "re-run after the kill", localLake(dest).rows(t, columns), want)
+	}
+	for _, point := range []string{"upload:2", "committed:1", "committed:2", "committed:4", "published:1", "between-days:1"} {
+		t.Run(point, func(t *testing.T) {
+			dest := filepath.Join(t.TempDir(), "lake")
+			r := marketrail(t, append(slices.Clip(env), crashEnv+"="+point), args(dest)...)
+			if r.code != -1 {
+				t.Fatalf("the run was not killed at %s (exit %d)\n%s", point, r.code, r.stderr)
+			}
+			check(t, dest)
+		})
+	}
+	// Random moments of a clean run's time, reproducibly chosen.
+	began := time.Now()
+	if r := marketrail(t, nil, args(filepath.Join(t.TempDir(), "clean"))...); r.code != 0 {
+		t.Fatalf("clean run: exit %d\n%s", r.code, r.stderr)
+	}
+	runTime := time.Since(began)
+	rng := rand.New(rand.NewPCG(14, 9))
+	for i := range 4 {
+		delay := runTime/5 + time.Duration(rng.Int64N(int64(runTime*3/5)))
+		t.Run(fmt.Sprintf("random-%d", i), func(t *testing.T) {
+			dest := filepath.Join(t.TempDir(), "lake")
+			cmd := exec.Command(binary, args(dest)...)
+			cmd.Env = append([]string{"PATH=" + os.Getenv("PATH"), "HOME=" + t.TempDir()}, env...)
+			if err := cmd.Start(); err != nil {
+				t.Fatal(err)
+			}
+			time.Sleep(delay)
+			cmd.Process.Signal(syscall.SIGKILL)
+			cmd.Wait()
+			if ws, ok := cmd.ProcessState.Sys().(syscall.WaitStatus); !ok || !ws.Signaled() {
+				t.Skipf("the run finished within %s, before the kill", delay)
+			}
+			check(t, dest)
+		})
+	}
+}
+
+// TestIcebergShards runs three shards of the window at once into one destination, five
+// times over: they commit to the same tables at the same moments (the SQLite catalog's
+// compare-and-swap refuses all but one commit; the others are computed again from the new
+// head), and end with the Hive run's rows.
+func TestIcebergShards(t *testing.T) {
+	if testing.Short() {
+		t.Skip("-short")
+	}
+	m := readManifest(t, sampleManifest)
+	want, columns := sampleHive(t, m)
+	for round := range 5 {
+		dest := filepath.Join(t.TempDir(), "lake")
+		var wg sync.WaitGroup
+		results := make([]result, 3)
+		for i := range 3 {
+			wg.Go(func() {
+				results[i] = marketrail(t, nil, "run", "--source", sampleTrail, "--dest", dest, "--from", m.Window.From, "--to", m.Window.To,
+					"--table-format", "iceberg", "--shard", fmt.Sprintf("%d/3", i))
+			})
+		}
+		wg.Wait()
+		for i, r := range results {
+			if r.code != 0 {
+				t.Fatalf("round %d, shard %d/3: exit %d\n%s", round, i, r.code, r.stderr)
+			}
+		}
+		sameRows(t, fmt.Sprintf("round %d", round), localLake(dest).rows(t, columns), want)
+	}
+}
+
+// TestIcebergREST publishes through a REST catalog (internal/restcatalog: the Iceberg REST
+// API over a SQL catalog, on 127.0.0.1), the same code path as Glue's Iceberg REST
+// endpoint or S3 Tables but for SigV4: the tables hold the Hive run's rows, and every
+// commit went through the REST API.
+func TestIcebergREST(t *testing.T) {
+	m := readManifest(t, sampleManifest)
+	want, columns := sampleHive(t, m)
+	dest := filepath.Join(t.TempDir(), "lake")
+	db := filepath.Join(t.TempDir(), "rest-catalog.db")
+	srv, url := restcatalog.Start(t, db, "file://"+dest)
+	r := marketrail(t, nil, "run", "--source", sampleTrail, "--dest", dest, "--from", m.Window.From, "--to", m.Window.To,
+		"--table-format", "iceberg", "--catalog", "rest+"+url, "--database", "marketplace_lake")
+	if r.code != 0 {
+		t.Fatalf("exit %d\n%s", r.code, r.stderr)
+	}
+	l := icebergLake{catalogDB: db, namespace: "marketplace_lake", local: localLake(dest).local}
+	if loc := l.state(t, "events").Location; loc != "file://"+dest+"/events" {
+		t.Errorf("the REST catalog has events at %q, want in the destination", loc)
+	}
+	commits := srv.Requests()["POST /v1/{prefix}/namespaces/{namespace}/tables/{table}"]
+	if commits < 2*3 {
+		t.Errorf("%d commits through the REST API, want at least one per day and table (6): %v", commits, srv.Requests())
+	}
+	sameRows(t, "REST catalog", l.rows(t, columns), want)
+}
+
+// TestIcebergMisconfigured: each mistake is one line naming it, and nothing is written.
+func TestIcebergMisconfigured(t *testing.T) {
+	m := readManifest(t, sampleManifest)
+	hive := t.TempDir()
+	if r := marketrail(t, nil, "run", "--source", sampleTrail, "--dest", hive, "--from", m.Window.From, "--to", m.Window.From); r.code != 0 {
+		t.Fatalf("hive run: exit %d\n%s", r.code, r.stderr)
+	}
+	for _, c := range []struct {
+		name string
+		args []string
+		env  []string
+		code int
+		want string
+	}{
+		{"unknown format", []string{"--table-format", "delta"}, nil, 2, "--table-format must be hive or iceberg"},
+		{"catalog without iceberg", []string{"--catalog", "glue"}, nil, 2, "--catalog and --database are for --table-format iceberg"},
+		{"s3 dest without a catalog", []string{"--table-format", "iceberg", "--dest", "s3://bucket/lake"}, nil, 2, "needs --catalog"},
+		{"not a catalog", []string{"--table-format", "iceberg", "--catalog", "hive://x"}, nil, 1, `--catalog "hive://x": not a catalog`},
+		{"plain http off this host", []string{"--table-format", "iceberg", "--catalog", "rest+http://catalog.example.com/iceberg"}, nil, 1, "reached over https"},
+		{"REST catalog unreachable", []string{"--table-format", "iceberg", "--catalog", "rest+http://127.0.0.1:9/iceberg"}, nil, 1, "open the REST catalog http://127.0.0.1:9/iceberg"},
+		{"glue without a region", []string{"--table-format", "iceberg", "--catalog", "glue"}, []string{"AWS_ACCESS_KEY_ID=x", "AWS_SECRET_ACCESS_KEY=y"}, 1, "no AWS region"},
+		{"a Hive destination", []string{"--table-format", "iceberg", "--dest", hive}, nil, 1, "holds hive tables, not iceberg"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			dest := filepath.Join(t.TempDir(), "lake")
+			args := []string{"run", "--source", sampleTrail, "--dest", dest, "--from", m.Window.From, "--to", m.Window.From}
+			r := marketrail(t, c.env, append(args, c.args...)...)
+			lines := strings.Split(strings.TrimSpace(r.stderr), "\n")
+			var fatal []string
+			for _, l := range lines {
+				if strings.HasPrefix(l, "marketrail") {
+					fatal = append(fatal, l)
+				}
+			}
+			if r.code != c.code || len(fatal) != 1 || !strings.Contains(fatal[0], c.want) {
+				t.Fatalf("exit %d, want %d; want one line saying %q, got:\n%s", r.code, c.code, c.want, r.stderr)
+			}
+			// Nothing was published: no manifest, no table metadata.
+			for _, d := range []string{dest, hive} {
+				for _, f := range listAll(t, d) {
+					if strings.Contains(f, "/metadata/") || d == dest && strings.HasPrefix(f, "_marketrail/days/") {
+						t.Errorf("%s was written", filepath.Join(d, f))
+					}
+				}
+			}
+		})
+	}
+}
