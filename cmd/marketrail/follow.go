@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/marketrail/marketrail/pkg/follow"
+	"github.com/marketrail/marketrail/pkg/iceberg"
 	"github.com/marketrail/marketrail/pkg/queue"
 	"github.com/marketrail/marketrail/pkg/report"
 	"github.com/marketrail/marketrail/pkg/storage"
@@ -72,6 +73,7 @@ type followOptions struct {
 	grace       time.Duration
 	visibility  time.Duration
 	metricsAddr string
+	retention   time.Duration // --snapshot-retention
 }
 
 func (o *followOptions) flags(fs *flag.FlagSet) {
@@ -81,6 +83,7 @@ func (o *followOptions) flags(fs *flag.FlagSet) {
 	fs.IntVar(&o.maxReceives, "max-receives", follow.DefaultMaxReceives, "give up a message whose log file cannot be read after `N` receives (its day stays partial for the nightly run)")
 	fs.DurationVar(&o.grace, "grace", follow.DefaultGrace, "on SIGTERM/SIGINT, wait up to `DURATION` for the batch being published; then abandon it unpublished")
 	fs.DurationVar(&o.visibility, "visibility", 0, "keep a received message hidden from other receivers for `DURATION` while follow works on it, extended as long as it does; a message whose receive was lost on the way comes back after it (default: 2 × --interval + 1m, at least 5m)")
+	fs.DurationVar(&o.retention, "snapshot-retention", iceberg.DefaultRetention, "with --table-format iceberg: every hour, expire the tables' snapshots older than `DURATION` (keeping the last "+fmt.Sprint(iceberg.MinRetainSnapshots)+") and delete the files only they referenced, and orphan files older than it; 0 turns this off")
 	fs.StringVar(&o.metricsAddr, "metrics-addr", "", "serve /metrics (Prometheus) and /healthz on `ADDR`, e.g. :9090 (default: off)")
 }
 
@@ -149,6 +152,16 @@ func followCommand(ctx context.Context, args []string, stdout, stderr io.Writer,
 			return err
 		}
 		defer closeFormat()
+		if ice, ok := cfg.Job.Format.(*iceberg.Format); ok && o.retention > 0 {
+			cfg.Maintain = func(ctx context.Context) error {
+				res, err := ice.Expire(ctx, o.retention)
+				for _, r := range res {
+					log.Info("iceberg snapshots expired", "table", r.Table, "snapshots_before", r.SnapshotsBefore, "snapshots_expired", r.SnapshotsExpired,
+						"orphan_files_deleted", r.OrphansDeleted, "orphan_bytes", r.OrphanBytes)
+				}
+				return err
+			}
+		}
 		cfg.Stats = &follow.Stats{}
 		if o.metricsAddr != "" {
 			if err := follow.Serve(ctx, o.metricsAddr, cfg.Stats, 3*(queue.MaxWait+o.interval)); err != nil {
@@ -176,6 +189,9 @@ func (o *followOptions) config() (follow.Config, error) {
 	}
 	if o.interval < time.Second {
 		return cfg, fmt.Errorf("%w: --interval must be at least 1s", errUsage)
+	}
+	if o.retention < 0 {
+		return cfg, fmt.Errorf("%w: --snapshot-retention must not be negative", errUsage)
 	}
 	if o.maxReceives < 1 {
 		return cfg, fmt.Errorf("%w: --max-receives must be at least 1", errUsage)

@@ -20,6 +20,7 @@ package follow
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -87,7 +88,16 @@ type Config struct {
 	Visibility time.Duration
 	// Stats, if set, counts what follow does (for metrics and /healthz).
 	Stats *Stats
+	// Maintain, if set, is the table format's upkeep (Iceberg: expire old snapshots and
+	// orphan files), run after a batch is published, at most once per MaintainEvery (0:
+	// DefaultMaintainEvery). Its error is logged, never fatal: the next try is an interval
+	// later.
+	Maintain      func(ctx context.Context) error
+	MaintainEvery time.Duration
 }
+
+// DefaultMaintainEvery is how often follow runs Config.Maintain by default.
+const DefaultMaintainEvery = time.Hour
 
 // Stats counts what a follower does. Its fields are safe to read at any time.
 type Stats struct {
@@ -179,6 +189,7 @@ type follower struct {
 	receives   map[string]int   // receives of each message id seen, follow's own count
 	stats      *Stats
 	took       time.Duration // the last batch's time
+	maintained time.Time     // when Maintain last ran
 }
 
 // wait is how long the first message of a batch waits for it: an interval less the last
@@ -272,6 +283,7 @@ func (f *follower) run(ctx context.Context) error {
 		f.extend(ctx)
 		if !due.IsZero() && !time.Now().Before(due) {
 			f.publish(ctx)
+			f.maintain(ctx)
 			due = time.Time{}
 			if len(f.held) > 0 { // files to try again: with the next interval's batch
 				due = time.Now().Add(f.wait())
@@ -289,6 +301,18 @@ func (f *follower) run(ctx context.Context) error {
 	}
 	f.log.Info("stopped following", "messages_returned", len(f.held))
 	return fatalErr
+}
+
+// maintain runs the table format's upkeep if it is due.
+func (f *follower) maintain(ctx context.Context) {
+	every := cmp.Or(f.cfg.MaintainEvery, DefaultMaintainEvery)
+	if f.cfg.Maintain == nil || !f.maintained.IsZero() && time.Since(f.maintained) < every || ctx.Err() != nil {
+		return
+	}
+	f.maintained = time.Now()
+	if err := f.cfg.Maintain(ctx); err != nil && ctx.Err() == nil {
+		f.log.Warn("table upkeep failed: tried again later", "error", err.Error())
+	}
 }
 
 // fatal reports whether a receive error makes following impossible (the queue is gone or

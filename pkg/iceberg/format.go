@@ -22,6 +22,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"math/rand/v2"
 	"path"
 	"reflect"
@@ -313,6 +314,9 @@ func (f *Format) forget(c lake.Commit) {
 	}
 }
 
+// names returns the tables' names, sorted.
+func (f *Format) names() []string { return slices.Sorted(maps.Keys(f.tables)) }
+
 // ErrCommit is wrapped by the error of a commit that failed every attempt.
 var ErrCommit = errors.New("commit failed")
 
@@ -325,28 +329,19 @@ func (f *Format) commitTable(ctx context.Context, def *tableDef, c lake.Commit) 
 	for k, v := range c.Summary {
 		props[k] = v
 	}
-	var last error
-	for attempt := 1; attempt <= f.cfg.CommitAttempts; attempt++ {
-		if attempt > 1 {
-			f.cfg.Logger.Info("commit conflict: retrying from the table's new head", "table", def.name, "delivery_day", c.Day.String(), "attempt", attempt, "error", last.Error())
-			if err := sleep(ctx, backoff(attempt)); err != nil {
-				return err
-			}
-		}
+	return f.retry(ctx, "commit delivery day "+c.Day.String(), def.name, func() (bool, error) {
 		if c.Check != nil {
 			if err := c.Check(); err != nil {
-				return err
+				return true, err
 			}
 		}
 		tbl, err := f.cfg.Catalog.LoadTable(ctx, def.ident)
 		if err != nil {
-			last = err
-			continue
+			return false, err
 		}
 		current, err := dayFiles(ctx, tbl, c.Day)
 		if err != nil {
-			last = err
-			continue
+			return false, err
 		}
 		var del, add []ice.DataFile
 		for p, df := range current {
@@ -362,25 +357,44 @@ func (f *Format) commitTable(ctx context.Context, def *tableDef, c lake.Commit) 
 			df := f.staged[k]
 			f.mu.Unlock()
 			if df == nil {
-				return fmt.Errorf("data file %s was not staged in this publication", k)
+				return true, fmt.Errorf("data file %s was not staged in this publication", k)
 			}
 			add = append(add, df)
 		}
 		if len(del) == 0 && len(add) == 0 {
-			return nil // landed already (an earlier attempt whose answer was lost), or nothing changed
+			return true, nil // landed already (an earlier attempt whose answer was lost), or nothing changed
 		}
 		slices.SortFunc(add, func(a, b ice.DataFile) int { return strings.Compare(a.FilePath(), b.FilePath()) })
 		slices.SortFunc(del, func(a, b ice.DataFile) int { return strings.Compare(a.FilePath(), b.FilePath()) })
 		tx := tbl.NewTransaction()
 		if err := tx.ReplaceDataFilesWithDataFiles(ctx, del, add, props); err != nil {
-			last = err
-			continue
+			return false, err
 		}
 		if _, err := tx.Commit(ctx); err != nil {
-			last = err
-			continue
+			return false, err
 		}
-		return nil
+		return true, nil
+	})
+}
+
+// retry runs attempt until it says it is done, at most CommitAttempts times, waiting a
+// little longer each time. attempt computes its change from the table's head each time:
+// every failure is retried — a conflict (another commit moved the head), and an uncertain
+// error, after which the change is computed again and found done if it landed.
+func (f *Format) retry(ctx context.Context, what, tableName string, attempt func() (done bool, err error)) error {
+	var last error
+	for n := 1; n <= f.cfg.CommitAttempts; n++ {
+		if n > 1 {
+			f.cfg.Logger.Info(what+": retrying from the table's new head", "table", tableName, "attempt", n, "error", last.Error())
+			if err := sleep(ctx, backoff(n)); err != nil {
+				return err
+			}
+		}
+		done, err := attempt()
+		if done {
+			return err
+		}
+		last = err
 	}
 	return fmt.Errorf("%w after %d attempts: %w", ErrCommit, f.cfg.CommitAttempts, last)
 }
