@@ -29,6 +29,7 @@ import (
 	"github.com/marketrail/marketrail/internal/icebergread"
 	"github.com/marketrail/marketrail/internal/restcatalog"
 	"github.com/marketrail/marketrail/internal/s3test"
+	"github.com/marketrail/marketrail/internal/sqstest"
 )
 
 // icebergTables are the tables of an Iceberg destination.
@@ -491,4 +492,57 @@ func TestIcebergBucketOwnerAndSSE(t *testing.T) {
 		return filepath.Join(dir, strings.TrimPrefix(uri, "s3://"+dst+"/lake/"))
 	}}
 	sameRows(t, "iceberg on owned buckets with SSE-KMS", l.rows(t, columns), want)
+}
+
+// TestIcebergFollow: follow with --table-format iceberg drains a queue announcing the
+// sample trail into Iceberg tables holding a Hive run's rows; a file announced again makes a
+// batch whose rows are unchanged, which commits nothing; follow's upkeep expires snapshots;
+// and a nightly run afterwards finds every day unchanged.
+func TestIcebergFollow(t *testing.T) {
+	if testing.Short() {
+		t.Skip("-short")
+	}
+	m := readManifest(t, sampleManifest)
+	want, columns := sampleHive(t, m)
+	fx := newFollowFixture(t)
+	announceAll(t, fx.qc, fx.queueURL, fx.bucket, "logs/", fx.keys)
+	db := filepath.Join(t.TempDir(), "catalog.db")
+	dest := "s3://" + fx.bucket + "/lake"
+	args := []string{"--queue", fx.queueURL, "--source", "s3://" + fx.bucket + "/logs", "--dest", dest,
+		"--interval", "1s", "--visibility", "5s", "--log-format", "json", "--table-format", "iceberg", "--catalog", "sqlite:" + db}
+	f := startFollow(t, fx.env, append(args, "--snapshot-retention", "1ms")...)
+	drained(t, fx.qc, fx.queueURL, f, 60*time.Second)
+	lake := func() icebergLake {
+		dir := download(t, fx.sc, fx.bucket, "lake/")
+		return icebergLake{catalogDB: db, local: func(uri string) string { return filepath.Join(dir, strings.TrimPrefix(uri, dest+"/")) }}
+	}
+	// The last batch's commits may still be under way once the queue is empty.
+	deadline := time.Now().Add(30 * time.Second)
+	for !strings.Contains(f.log(), `"msg":"iceberg snapshots expired"`) && time.Now().Before(deadline) {
+		time.Sleep(200 * time.Millisecond)
+	}
+	if !strings.Contains(f.log(), `"msg":"iceberg snapshots expired"`) {
+		t.Errorf("follow's upkeep did not run:\n%s", f.log())
+	}
+	before, _ := snapshots(t, lake())
+	sqstest.Send(t, fx.qc, fx.queueURL, ctBody(fx.bucket, "logs/"+fx.keys[0]))
+	drained(t, fx.qc, fx.queueURL, f, 30*time.Second)
+	if code := f.stop(t); code != 0 {
+		t.Fatalf("follow exited %d after SIGTERM\n%s", code, f.log())
+	}
+	l := lake()
+	sameRows(t, "follow into iceberg tables", l.rows(t, columns), want)
+	if after, _ := snapshots(t, l); !maps.Equal(after, before) {
+		t.Errorf("a batch with no changed rows committed: snapshots %v, then %v", before, after)
+	}
+	r := marketrail(t, fx.srv.Env(), "run", "--source", "s3://"+fx.bucket+"/logs", "--dest", dest, "--from", fx.from, "--to", fx.to,
+		"--table-format", "iceberg", "--catalog", "sqlite:"+db)
+	if r.code != 0 {
+		t.Fatalf("nightly run: exit %d\n%s", r.code, r.stderr)
+	}
+	for _, d := range runReport(t, r)["days"].([]any) {
+		if day := d.(map[string]any); day["action"] != "unchanged" {
+			t.Errorf("the nightly run found delivery day %v %v (%v), want unchanged", day["delivery_day"], day["action"], day["reason"])
+		}
+	}
 }
