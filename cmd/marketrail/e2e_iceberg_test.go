@@ -546,3 +546,26 @@ func TestIcebergFollow(t *testing.T) {
 		}
 	}
 }
+
+// TestIcebergDDL: 'marketrail ddl --table-format iceberg' prints the guide for the catalog
+// given to 'run', and refuses what makes no sense.
+func TestIcebergDDL(t *testing.T) {
+	r := marketrail(t, nil, "ddl", "--table-format", "iceberg", "--catalog", "glue", "--database", "mkt")
+	if r.code != 0 || !strings.Contains(r.stdout, `SELECT count(*) FROM "mkt"."events";`) {
+		t.Errorf("exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--table-format", "iceberg"}, "needs --catalog"},
+		{[]string{"--table-format", "delta", "--location", "s3://b/p"}, "--table-format must be hive or iceberg"},
+		{[]string{"--catalog", "glue", "--location", "s3://b/p"}, "--catalog is for --table-format iceberg"},
+		{[]string{"--table-format", "iceberg", "--catalog", "glue", "--database", "a;b"}, "not a plain name"},
+	} {
+		r := marketrail(t, nil, append([]string{"ddl"}, c.args...)...)
+		if r.code != 2 || !strings.Contains(r.stderr, c.want) {
+			t.Errorf("ddl %q: exit %d, want 2 with %q\n%s", c.args, r.code, c.want, r.stderr)
+		}
+	}
+}
