@@ -62,6 +62,9 @@ type Config struct {
 	Root           string
 	Logger         *slog.Logger // nil: slog.Default()
 	CommitAttempts int          // 0: DefaultCommitAttempts
+	// Tables are the tables published; nil: marketplace.Tables(). (Tests of schema
+	// evolution give others.)
+	Tables []marketplace.Table
 }
 
 // Format publishes delivery days to Iceberg tables: a lake.Format.
@@ -107,7 +110,10 @@ func New(cfg Config) (*Format, error) {
 	}
 	cfg.Root = strings.TrimSuffix(cfg.Root, "/")
 	f := &Format{cfg: cfg, tables: map[string]*tableDef{}, staged: map[string]ice.DataFile{}}
-	for _, t := range marketplace.Tables() {
+	if cfg.Tables == nil {
+		cfg.Tables = marketplace.Tables()
+	}
+	for _, t := range cfg.Tables {
 		def, err := newTableDef(cfg.Namespace, t.Name, reflect.TypeOf(t.Row))
 		if err != nil {
 			return nil, err
@@ -178,6 +184,12 @@ func (f *Format) ensure(ctx context.Context, def *tableDef, doc string) (*table.
 	if err != nil {
 		return nil, fmt.Errorf("table %s.%s: %w", f.cfg.Namespace, def.name, err)
 	}
+	if missing := missingColumns(def.schema, tbl.Schema()); len(missing) > 0 {
+		tbl, err = f.addColumns(ctx, def, missing)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("table %s.%s: %w", f.cfg.Namespace, def.name, err)
+	}
 	if err := sameColumns(def.schema, tbl.Schema()); err != nil {
 		return nil, fmt.Errorf("table %s.%s: %w", f.cfg.Namespace, def.name, err)
 	}
@@ -193,19 +205,122 @@ func timeFieldID(s *ice.Schema) int {
 	return fld.ID
 }
 
-// sameColumns checks that the table's schema has marketrail's columns with their field
-// ids, names and types (a table made by another marketrail version, or by hand, may not).
-func sameColumns(want, got *ice.Schema) error {
-	for _, fld := range want.Fields() {
-		g, ok := got.FindFieldByID(fld.ID)
-		if !ok {
-			return fmt.Errorf("column %s (field id %d) is missing from the table", fld.Name, fld.ID)
-		}
-		if g.Name != fld.Name || !g.Type.Equals(fld.Type) {
-			return fmt.Errorf("field id %d is %s %s in the table, not %s %s as marketrail writes it", fld.ID, g.Name, g.Type, fld.Name, fld.Type)
+// column is a column of marketrail's schema, by its path of names (a list's element
+// left out, as iceberg-go's UpdateSchema names nested fields).
+type column struct {
+	path  []string
+	field ice.NestedField
+}
+
+// missingColumns returns the columns of want whose field ids got lacks, in id order, each
+// only once (a new struct's fields come with it).
+func missingColumns(want, got *ice.Schema) []column {
+	var out []column
+	var walk func(path []string, fs []ice.NestedField)
+	walk = func(path []string, fs []ice.NestedField) {
+		for _, fld := range fs {
+			p := append(slices.Clip(path), fld.Name)
+			if _, ok := got.FindFieldByID(fld.ID); !ok {
+				out = append(out, column{p, fld})
+				continue
+			}
+			switch t := fld.Type.(type) {
+			case *ice.StructType:
+				walk(p, t.FieldList)
+			case *ice.ListType:
+				if st, ok := t.Element.(*ice.StructType); ok {
+					walk(p, st.FieldList)
+				}
+			}
 		}
 	}
-	return nil
+	walk(nil, want.Fields())
+	slices.SortFunc(out, func(a, b column) int { return a.field.ID - b.field.ID })
+	return out
+}
+
+// addColumns adds the columns a newer marketrail writes to def's table (schema evolution
+// with no DDL by hand), in field id order: the table gives a new column the id after its
+// highest, and the Go definitions only ever add ids above the highest (TestFieldIDsForever),
+// so the ids agree — sameColumns checks they do. Added columns are optional: the rows the
+// table has lack them.
+func (f *Format) addColumns(ctx context.Context, def *tableDef, missing []column) (*table.Table, error) {
+	var tbl *table.Table
+	err := f.retry(ctx, "add columns", def.name, func() (bool, error) {
+		t, err := f.cfg.Catalog.LoadTable(ctx, def.ident)
+		if err != nil {
+			return false, err
+		}
+		missing := missingColumns(def.schema, t.Schema()) // another run may have added them
+		if len(missing) == 0 {
+			tbl = t
+			return true, nil
+		}
+		tx := t.NewTransaction()
+		u := tx.UpdateSchema(true, false)
+		var names []string
+		for _, c := range missing {
+			u.AddColumn(c.path, c.field.Type, c.field.Doc, false, nil)
+			names = append(names, strings.Join(c.path, "."))
+		}
+		if err := u.Commit(); err != nil {
+			return true, fmt.Errorf("add columns %s: %w", strings.Join(names, ", "), err)
+		}
+		if tbl, err = tx.Commit(ctx); err != nil {
+			return false, err
+		}
+		f.cfg.Logger.Info("columns added to the table", "table", def.name, "columns", strings.Join(names, ", "))
+		return true, nil
+	})
+	return tbl, err
+}
+
+// sameColumns checks that the table's schema has marketrail's columns, nested ones
+// included, with their field ids, names and types (a table made by another marketrail
+// version, or by hand, may not). The table may have more columns (a later version's): the
+// data files written without them read as nulls there.
+func sameColumns(want, got *ice.Schema) error {
+	var check func(fs []ice.NestedField) error
+	check = func(fs []ice.NestedField) error {
+		for _, fld := range fs {
+			g, ok := got.FindFieldByID(fld.ID)
+			if !ok {
+				return fmt.Errorf("column %s (field id %d) is missing from the table", fld.Name, fld.ID)
+			}
+			if g.Name != fld.Name || kind(g.Type) != kind(fld.Type) {
+				return fmt.Errorf("field id %d is %s %s in the table, not %s %s as marketrail writes it", fld.ID, g.Name, kind(g.Type), fld.Name, kind(fld.Type))
+			}
+			switch t := fld.Type.(type) {
+			case *ice.StructType:
+				if err := check(t.FieldList); err != nil {
+					return err
+				}
+			case *ice.ListType:
+				if gt := g.Type.(*ice.ListType); gt.ElementID != t.ElementID {
+					return fmt.Errorf("the elements of list %s have field id %d in the table, not %d", fld.Name, gt.ElementID, t.ElementID)
+				}
+				if st, ok := t.Element.(*ice.StructType); ok {
+					if err := check(st.FieldList); err != nil {
+						return err
+					}
+				}
+			}
+		}
+		return nil
+	}
+	return check(want.Fields())
+}
+
+// kind is a type as sameColumns compares it: a primitive type, or "struct", or a list of
+// its element's kind.
+func kind(t ice.Type) string {
+	switch t := t.(type) {
+	case *ice.StructType:
+		return "struct"
+	case *ice.ListType:
+		return "list<" + kind(t.Element) + ">"
+	}
+	return t.String()
 }
 
 // ctx gives ctx the destination for marketrail's s3:// file IO.

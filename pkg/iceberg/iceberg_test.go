@@ -239,3 +239,90 @@ type icebergField struct {
 	id       int
 	children []icebergField
 }
+
+// Rows of a table as one marketrail version has it (v1), and as a later one (v2) with a
+// top-level column and a nested one added, their ids above v1's highest.
+type v1Row struct {
+	EventTime time.Time `parquet:"event_time,timestamp(millisecond)" iceberg:"1"`
+	A         string    `parquet:"a" iceberg:"2"`
+	S         v1Sub     `parquet:"s" iceberg:"3"`
+}
+type v1Sub struct {
+	X string `parquet:"x" iceberg:"4"`
+}
+type v2Row struct {
+	EventTime time.Time `parquet:"event_time,timestamp(millisecond)" iceberg:"1"`
+	A         string    `parquet:"a" iceberg:"2"`
+	S         v2Sub     `parquet:"s" iceberg:"3"`
+	B         *string   `parquet:"b,optional" iceberg:"6" doc:"added in v2"`
+}
+type v2Sub struct {
+	X string  `parquet:"x" iceberg:"4"`
+	Y *string `parquet:"y,optional" iceberg:"5"`
+}
+
+// A later version whose new column reuses an id: refused, never guessed.
+type badRow struct {
+	EventTime time.Time `parquet:"event_time,timestamp(millisecond)" iceberg:"1"`
+	A         string    `parquet:"a" iceberg:"2"`
+	S         v1Sub     `parquet:"s" iceberg:"3"`
+	C         *string   `parquet:"c,optional" iceberg:"5"`
+}
+
+// TestSchemaEvolution: a table written by one version gains the columns a later version
+// adds, with the field ids of the Go definitions, without DDL; the later version's rows
+// are published into it; a definition that disagrees with the table's ids is refused.
+func TestSchemaEvolution(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	dest, err := storage.OpenLocal(dir, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	db := filepath.Join(t.TempDir(), "catalog.db")
+	format := func(row any) *iceberg.Format {
+		f, err := iceberg.New(iceberg.Config{CatalogSpec: "sqlite:" + db, Dest: dest, Root: "file://" + dir,
+			Tables: []marketplace.Table{{Name: "t", Row: row, Comment: "test"}}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { f.Close() })
+		return f
+	}
+	if err := format(v1Row{}).Prepare(ctx); err != nil {
+		t.Fatal(err)
+	}
+	f2 := format(v2Row{})
+	if err := f2.Prepare(ctx); err != nil {
+		t.Fatalf("v2 on v1's table: %v", err)
+	}
+	loc, err := icebergread.SQLiteMetadataLocation(db, iceberg.DefaultNamespace, "t")
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := icebergread.Load(ctx, icebergread.LocalRead, loc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, fld := range st.SchemaFields {
+		got = append(got, fmt.Sprintf("%d %s %s", fld.ID, fld.Name, fld.Type))
+	}
+	want := []string{"1 event_time timestamptz", "2 a string", "3 s struct", "4 s.x string", "5 s.y string", "6 b string"}
+	slices.Sort(got)
+	if !slices.Equal(got, want) {
+		t.Errorf("v2's table has columns\n%q\nwant\n%q", got, want)
+	}
+	// v2's rows go into it.
+	w := &lake.Writer{Dest: dest, Version: "v2", Format: f2}
+	day := trail.DayOf(time.Date(2026, 12, 2, 0, 0, 0, 0, time.UTC))
+	y, b := "y", "b"
+	rows := []v2Row{{EventTime: day.Time().Add(time.Hour), A: "a", S: v2Sub{X: "x", Y: &y}, B: &b}}
+	tbl := lake.NewTable("t", rows, func(r *v2Row) trail.Day { return trail.DayOf(r.EventTime) }, func(a, b *v2Row) int { return 0 }, "event_time")
+	if _, err := w.PublishDay(ctx, day, &lake.Sources{}, true, tbl); err != nil {
+		t.Fatal(err)
+	}
+	if err := format(badRow{}).Prepare(ctx); err == nil || !strings.Contains(err.Error(), "field id 5 is y") {
+		t.Errorf("a definition reusing field id 5: %v, want a refusal naming it", err)
+	}
+}

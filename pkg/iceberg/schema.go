@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"reflect"
 	"slices"
+	"strings"
 
 	ice "github.com/apache/iceberg-go"
 	"github.com/parquet-go/parquet-go"
@@ -27,6 +28,16 @@ func Schema(row reflect.Type) (*ice.Schema, *parquet.Schema, error) {
 	fields, err := structFields(ps, ps.Name())
 	if err != nil {
 		return nil, nil, err
+	}
+	// The columns' descriptions (their `doc` tags), which Glue and Athena show.
+	docs := map[string]string{}
+	for i := range row.NumField() {
+		sf := row.Field(i)
+		name, _, _ := strings.Cut(sf.Tag.Get("parquet"), ",")
+		docs[name] = sf.Tag.Get("doc")
+	}
+	for i := range fields {
+		fields[i].Doc = docs[fields[i].Name]
 	}
 	return ice.NewSchema(0, fields...), ps, nil
 }

@@ -13,7 +13,11 @@
 // replaced like its Parquet files.
 //
 // File names depend only on the data (the delivery day and the row count), never on worker
-// counts, timing or sharding, so a re-run writes the same names.
+// counts, timing or sharding, so a re-run writes the same names. With a table format
+// (Writer.Format, Iceberg) this is the one departure: a file a table's snapshot referenced
+// must never be overwritten (time travel reads it), so its data files carry the publication's
+// id besides (TABLE/data/event_date=D/DELIVERYDAY[-NNNN].PUBLICATION.parquet, see
+// PublicationKey); a file whose bytes are unchanged keeps the name it was published under.
 //
 // Publishing a day follows a protocol that keeps the day manifest a superset of the files
 // the day has on the destination at every instant, so a run killed anywhere leaves nothing the
