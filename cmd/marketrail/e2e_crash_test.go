@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"fmt"
 	"math/rand/v2"
 	"os"
@@ -85,19 +84,7 @@ func TestKilledRunsRecover(t *testing.T) {
 		delay := runTime/10 + time.Duration(rng.Int64N(int64(runTime*7/10)))
 		t.Run(fmt.Sprintf("random-%d-%s", i, delay), func(t *testing.T) {
 			dest := fmt.Sprintf("random-%d", i)
-			cmd := exec.Command(binary, args(dest)...)
-			cmd.Env = append([]string{"PATH=" + os.Getenv("PATH"), "HOME=" + t.TempDir()}, env...)
-			var errb bytes.Buffer
-			cmd.Stderr = &errb
-			if err := cmd.Start(); err != nil {
-				t.Fatal(err)
-			}
-			time.Sleep(delay)
-			cmd.Process.Signal(syscall.SIGKILL)
-			cmd.Wait()
-			if ws, ok := cmd.ProcessState.Sys().(syscall.WaitStatus); !ok || !ws.Signaled() {
-				t.Skipf("the run finished within %s, before the kill; nothing to check", delay)
-			}
+			killAfter(t, delay, env, args(dest)...)
 			check(t, dest)
 		})
 	}
@@ -115,4 +102,21 @@ func listAll(t *testing.T, dir string) []string {
 		return err
 	})
 	return out
+}
+
+// killAfter runs the binary with args, kills it (SIGKILL) after delay, and skips the test
+// when the run finished before the kill (nothing to check then).
+func killAfter(t *testing.T, delay time.Duration, env []string, args ...string) {
+	t.Helper()
+	cmd := exec.Command(binary, args...)
+	cmd.Env = append([]string{"PATH=" + os.Getenv("PATH"), "HOME=" + t.TempDir()}, env...)
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(delay)
+	cmd.Process.Signal(syscall.SIGKILL)
+	cmd.Wait()
+	if ws, ok := cmd.ProcessState.Sys().(syscall.WaitStatus); !ok || !ws.Signaled() {
+		t.Skipf("the run finished within %s, before the kill; nothing to check", delay)
+	}
 }

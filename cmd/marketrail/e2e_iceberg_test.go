@@ -16,12 +16,10 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -326,17 +324,7 @@ func TestIcebergKilled(t *testing.T) {
 		delay := runTime/5 + time.Duration(rng.Int64N(int64(runTime*3/5)))
 		t.Run(fmt.Sprintf("random-%d", i), func(t *testing.T) {
 			dest := filepath.Join(t.TempDir(), "lake")
-			cmd := exec.Command(binary, args(dest)...)
-			cmd.Env = append([]string{"PATH=" + os.Getenv("PATH"), "HOME=" + t.TempDir()}, env...)
-			if err := cmd.Start(); err != nil {
-				t.Fatal(err)
-			}
-			time.Sleep(delay)
-			cmd.Process.Signal(syscall.SIGKILL)
-			cmd.Wait()
-			if ws, ok := cmd.ProcessState.Sys().(syscall.WaitStatus); !ok || !ws.Signaled() {
-				t.Skipf("the run finished within %s, before the kill", delay)
-			}
+			killAfter(t, delay, env, args(dest)...)
 			check(t, dest)
 		})
 	}
