@@ -11,6 +11,7 @@
 //	go run ./cmd/perftable -only follow      # follow's lag and batch cost (~10 min; not in the full run)
 //	go run ./cmd/perftable -only escaped     # the escaped archive alone, no S3
 //	go run ./cmd/perftable -only local       # the large and the escaped archives, no S3
+//	go run ./cmd/perftable -only iceberg     # --table-format iceberg against hive per delivery day
 //	go run ./cmd/perftable sizes -lake DIR   # a lake's Parquet bytes per table and column
 //
 // It generates its archives with the repository's generator (internal/gentrail), cached in
@@ -47,6 +48,12 @@
 //     and on the busy day, each published first by a run, with goaws (scripts/goaws.sh)
 //     as the queue; the lag from a new log file's notification to its day's manifest
 //     listing it (-runs new files per day, 4 by default), each batch's time and S3 requests.
+//   - iceberg (also -only iceberg; under a minute): marketrail run --table-format hive and
+//     iceberg on a week's archive into a fresh local folder (the default SQLite catalog) and
+//     a fresh prefix of the S3 server (through a proxy that counts requests; a SQLite catalog
+//     file), then again with nothing changed: time per delivery day, iceberg's extra time
+//     per day, metadata bytes per day, snapshots per table (one per day; none from the run
+//     again).
 package main
 
 import (
@@ -88,7 +95,7 @@ func main() {
 	fs.IntVar(&o.workers, "workers", 32, "requests in flight for the tiny-object comparison (marketrail --requests and the fetch floor's concurrency)")
 	fs.StringVar(&o.sweep, "sweep", "1,2,4,8,32,128", "requests in flight (marketrail --requests, the floor's concurrency) of the S3 scaling table")
 	fs.StringVar(&o.plot, "plot", "", "also draw the S3 scaling table as a PNG to this file")
-	fs.StringVar(&o.only, "only", "", "measure only this part: latency (the latency regime, issue 12), memory (peak RSS at default settings on every archive, issue 12), large or escaped (an archive of large files and its targets), local (both), follow (marketrail follow's lag from notification to published rows and its batches' cost at the default --interval, issue 13; about 10 minutes, so never part of the full run)")
+	fs.StringVar(&o.only, "only", "", "measure only this part: latency (the latency regime, issue 12), memory (peak RSS at default settings on every archive, issue 12), large or escaped (an archive of large files and its targets), local (both), follow (marketrail follow's lag from notification to published rows and its batches' cost at the default --interval, issue 13; about 10 minutes, so never part of the full run), iceberg (--table-format iceberg's cost per delivery day against hive, local and on the S3 server)")
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "Usage: go run ./cmd/perftable [flags]\n\nMeasures marketrail against zcat|grep, DuckDB and the S3 fetch floor; prints a markdown table.\n\nFlags:\n")
 		fs.PrintDefaults()
@@ -142,8 +149,10 @@ func run(ctx context.Context, o options) error {
 		return runMemory(ctx, o)
 	case o.only == "follow":
 		return runFollow(ctx, o)
+	case o.only == "iceberg":
+		return runIceberg(ctx, o)
 	case o.only != "" && o.only != "large" && o.only != "escaped" && o.only != "local":
-		return fmt.Errorf("-only %q: the parts that run alone are latency, memory, follow, large, escaped and local (large and escaped)", o.only)
+		return fmt.Errorf("-only %q: the parts that run alone are latency, memory, follow, iceberg, large, escaped and local (large and escaped)", o.only)
 	}
 	s, err := newSuite(ctx, o.work)
 	if err != nil {
@@ -256,6 +265,16 @@ func run(ctx context.Context, o options) error {
 			return err
 		}
 	}
+	// The Iceberg table takes seconds a round, so it is part of the full run, and -quick
+	// (the test suite's run) checks its harness too.
+	ice, err := archive(icebergConfig(o.quick), filepath.Join(o.work, "iceberg"+suffix(o.quick)))
+	if err != nil {
+		return err
+	}
+	iceRows, err := s.icebergRegime(ctx, ice, o.runs)
+	if err != nil {
+		return err
+	}
 	report(o.out, command, machine(), locals, tiny, tinyRuns, scaling, o)
 	if memory != nil {
 		reportMemory(o.out, memory, o.runs)
@@ -263,6 +282,7 @@ func run(ctx context.Context, o options) error {
 	if latency != nil {
 		reportLatency(o.out, tiny, latency)
 	}
+	reportIceberg(o.out, ice, windowDays(ice), o.runs, iceRows)
 	if o.plot != "" {
 		if err := plotScaling(o.plot, tiny, scaling); err != nil {
 			return fmt.Errorf("plot: %w", err)

@@ -47,6 +47,7 @@ func TestQuick(t *testing.T) {
 		"| 2 cores: marketrail's 2-core ÷ 1-core speed ≥ 0.95 × the plain inflate's |",
 		"| 1 | ", "| 8 | ", "| target | measured (medians) | range over the rounds | met |",
 		"| one busy delivery day, local folder | 16 |", "| peak RSS ≤ 200 MiB at default settings, every archive",
+		"| iceberg | local folder | again, nothing changed |", "| iceberg | S3 server | first, fresh destination |",
 	} {
 		if !strings.Contains(table, want) {
 			t.Errorf("the table has no line %q:\n%s", want, table)
