@@ -10,7 +10,7 @@ import (
 	"strings"
 
 	"github.com/marketrail/marketrail/pkg/athena"
-	"github.com/marketrail/marketrail/pkg/iceberg"
+	icebergdefaults "github.com/marketrail/marketrail/pkg/iceberg/defaults"
 	"github.com/marketrail/marketrail/pkg/lake"
 	"github.com/marketrail/marketrail/pkg/report"
 )
@@ -35,7 +35,7 @@ func ddlCommand(_ context.Context, args []string, stdout, stderr io.Writer) int 
 	fs := flag.NewFlagSet("marketrail ddl", flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
 	location := fs.String("location", "", "where the tables are: `s3://BUCKET/PREFIX`, as given to 'run --dest' (required)")
-	database := fs.String("database", "", "the Athena database `NAME` to create the tables in (default: the query's current database; with --table-format iceberg, as given to 'run --database', default "+iceberg.DefaultNamespace+")")
+	database := fs.String("database", "", "the Athena database `NAME` to create the tables in (default: the query's current database; with --table-format iceberg, as given to 'run --database', default "+icebergdefaults.Namespace+")")
 	format := fs.String("table-format", lake.FormatHive, "the tables' `FORMAT`, as given to 'run': hive or iceberg")
 	catalog := fs.String("catalog", "", "with --table-format iceberg, the catalog `SPEC` given to 'run' (glue, rest+https://…, sqlite:FILE)")
 	if err := fs.Parse(args); err != nil {
@@ -50,13 +50,13 @@ func ddlCommand(_ context.Context, args []string, stdout, stderr io.Writer) int 
 	case strings.ContainsAny(*database, "`'\" ;"):
 		fmt.Fprintf(stderr, "marketrail ddl: --database %q is not a plain name\n", *database)
 		return report.ExitUsage
-	case *format == iceberg.Name && *catalog == "":
+	case *format == icebergdefaults.Format && *catalog == "":
 		fmt.Fprintf(stderr, "marketrail ddl: --table-format iceberg needs --catalog, as given to 'run'\n")
 		return report.ExitUsage
-	case *format == iceberg.Name && fs.NArg() == 0:
-		fmt.Fprint(stdout, athena.IcebergGuide(*catalog, cmp.Or(*database, iceberg.DefaultNamespace)))
+	case *format == icebergdefaults.Format && fs.NArg() == 0:
+		fmt.Fprint(stdout, athena.IcebergGuide(*catalog, cmp.Or(*database, icebergdefaults.Namespace)))
 		return report.ExitOK
-	case *format != lake.FormatHive && *format != iceberg.Name:
+	case *format != lake.FormatHive && *format != icebergdefaults.Format:
 		fmt.Fprintf(stderr, "marketrail ddl: --table-format must be hive or iceberg\n")
 		return report.ExitUsage
 	case *catalog != "":

@@ -11,11 +11,14 @@ import (
 	"cmp"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io/fs"
 	"maps"
 	"math/rand/v2"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -168,8 +171,15 @@ func localLake(dest string) icebergLake {
 // sampleHive runs the sample window as Hive tables and returns their rows and columns.
 func sampleHive(t *testing.T, m *manifest) (map[string][]string, map[string]string) {
 	t.Helper()
+	return hiveWindow(t, m.Window.From, m.Window.To)
+}
+
+// hiveWindow runs the sample trail's delivery days from..to as Hive tables and returns
+// their rows and columns.
+func hiveWindow(t *testing.T, from, to string) (map[string][]string, map[string]string) {
+	t.Helper()
 	dir := t.TempDir()
-	if r := marketrail(t, nil, "run", "--source", sampleTrail, "--dest", dir, "--from", m.Window.From, "--to", m.Window.To); r.code != 0 {
+	if r := marketrail(t, nil, "run", "--source", sampleTrail, "--dest", dir, "--from", from, "--to", to); r.code != 0 {
 		t.Fatalf("hive run: exit %d\n%s", r.code, r.stderr)
 	}
 	return hiveRows(t, dir)
@@ -490,9 +500,8 @@ func TestIcebergFollow(t *testing.T) {
 	if testing.Short() {
 		t.Skip("-short")
 	}
-	m := readManifest(t, sampleManifest)
-	want, columns := sampleHive(t, m)
 	fx := newFollowFixture(t)
+	want, columns := hiveWindow(t, fx.from, fx.to) // every day a log file of the sample is in
 	announceAll(t, fx.qc, fx.queueURL, fx.bucket, "logs/", fx.keys)
 	db := filepath.Join(t.TempDir(), "catalog.db")
 	dest := "s3://" + fx.bucket + "/lake"
@@ -556,4 +565,52 @@ func TestIcebergDDL(t *testing.T) {
 			t.Errorf("ddl %q: exit %d, want 2 with %q\n%s", c.args, r.code, c.want, r.stderr)
 		}
 	}
+}
+
+// TestBuildWithoutIceberg: go build -tags noiceberg links no iceberg-go (nor arrow-go, the
+// catalogs' drivers and their start-up cost), writes Hive tables as the standard build
+// does, and refuses --table-format iceberg with one line before touching anything.
+func TestBuildWithoutIceberg(t *testing.T) {
+	if testing.Short() {
+		t.Skip("-short")
+	}
+	lean := filepath.Join(t.TempDir(), "marketrail")
+	build := exec.Command("go", "build", "-tags", "noiceberg", "-o", lean, ".")
+	if b, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("build -tags noiceberg: %v\n%s", err, b)
+	}
+	mods, err := exec.Command("go", "version", "-m", lean).Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range []string{"github.com/apache/iceberg-go", "github.com/apache/arrow-go", "modernc.org/sqlite", "github.com/substrait-io"} {
+		if strings.Contains(string(mods), m) {
+			t.Errorf("the build without Iceberg links %s", m)
+		}
+	}
+	m := readManifest(t, sampleManifest)
+	run := func(dest string, extra ...string) result {
+		cmd := exec.Command(lean, append([]string{"run", "--source", sampleTrail, "--dest", dest, "--from", m.Window.From, "--to", m.Window.To}, extra...)...)
+		cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + t.TempDir()}
+		var out, errb strings.Builder
+		cmd.Stdout, cmd.Stderr = &out, &errb
+		err := cmd.Run()
+		r := result{code: cmd.ProcessState.ExitCode(), stdout: out.String(), stderr: errb.String()}
+		if err != nil && r.code <= 0 {
+			t.Fatal(err)
+		}
+		return r
+	}
+	dest := filepath.Join(t.TempDir(), "lake")
+	if r := run(dest, "--table-format", "iceberg"); r.code != 2 || !strings.Contains(r.stderr, "built without Iceberg support") {
+		t.Errorf("--table-format iceberg: exit %d, want 2 saying the build has no Iceberg\n%s", r.code, r.stderr)
+	}
+	if _, err := os.Stat(dest); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("the refused run made its destination (%v)", err)
+	}
+	if r := run(dest); r.code != 0 {
+		t.Fatalf("hive run: exit %d\n%s", r.code, r.stderr)
+	}
+	got, _ := written(t, dest)
+	diff(t, "the build without Iceberg", got, m.expected(m.Window.From, m.Window.To))
 }

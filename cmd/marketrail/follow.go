@@ -11,7 +11,7 @@ import (
 	"time"
 
 	"github.com/marketrail/marketrail/pkg/follow"
-	"github.com/marketrail/marketrail/pkg/iceberg"
+	icebergdefaults "github.com/marketrail/marketrail/pkg/iceberg/defaults"
 	"github.com/marketrail/marketrail/pkg/queue"
 	"github.com/marketrail/marketrail/pkg/report"
 	"github.com/marketrail/marketrail/pkg/storage"
@@ -83,7 +83,7 @@ func (o *followOptions) flags(fs *flag.FlagSet) {
 	fs.IntVar(&o.maxReceives, "max-receives", follow.DefaultMaxReceives, "give up a message whose log file cannot be read after `N` receives (its day stays partial for the nightly run)")
 	fs.DurationVar(&o.grace, "grace", follow.DefaultGrace, "on SIGTERM/SIGINT, wait up to `DURATION` for the batch being published; then abandon it unpublished")
 	fs.DurationVar(&o.visibility, "visibility", 0, "keep a received message hidden from other receivers for `DURATION` while follow works on it, extended as long as it does; a message whose receive was lost on the way comes back after it (default: 2 × --interval + 1m, at least 5m)")
-	fs.DurationVar(&o.retention, "snapshot-retention", iceberg.DefaultRetention, "with --table-format iceberg: every hour, expire the tables' snapshots older than `DURATION` (keeping the last "+fmt.Sprint(iceberg.MinRetainSnapshots)+") and delete the files only they referenced, and orphan files older than it; 0 turns this off")
+	fs.DurationVar(&o.retention, "snapshot-retention", icebergdefaults.Retention, "with --table-format iceberg: every hour, expire the tables' snapshots older than `DURATION` (keeping the last "+fmt.Sprint(icebergdefaults.MinRetainSnapshots)+") and delete the files only they referenced, and orphan files older than it; 0 turns this off")
 	fs.StringVar(&o.metricsAddr, "metrics-addr", "", "serve /metrics (Prometheus) and /healthz on `ADDR`, e.g. :9090 (default: off)")
 }
 
@@ -152,15 +152,8 @@ func followCommand(ctx context.Context, args []string, stdout, stderr io.Writer,
 			return err
 		}
 		defer closeFormat()
-		if ice, ok := cfg.Job.Format.(*iceberg.Format); ok && o.retention > 0 {
-			cfg.Maintain = func(ctx context.Context) error {
-				res, err := ice.Expire(ctx, o.retention)
-				for _, r := range res {
-					log.Info("iceberg snapshots expired", "table", r.Table, "snapshots_before", r.SnapshotsBefore, "snapshots_expired", r.SnapshotsExpired,
-						"orphan_files_deleted", r.OrphansDeleted, "orphan_bytes", r.OrphanBytes)
-				}
-				return err
-			}
+		if o.retention > 0 {
+			cfg.Maintain = icebergUpkeep(cfg.Job.Format, o.retention, log)
 		}
 		cfg.Stats = &follow.Stats{}
 		if o.metricsAddr != "" {

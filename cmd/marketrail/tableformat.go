@@ -1,12 +1,13 @@
 package main
 
 import (
+	"cmp"
 	"flag"
 	"fmt"
 	"log/slog"
 	"path/filepath"
 
-	"github.com/marketrail/marketrail/pkg/iceberg"
+	icebergdefaults "github.com/marketrail/marketrail/pkg/iceberg/defaults"
 	"github.com/marketrail/marketrail/pkg/lake"
 	"github.com/marketrail/marketrail/pkg/storage"
 )
@@ -21,8 +22,8 @@ type tableFormatOptions struct {
 
 func (o *tableFormatOptions) flags(fs *flag.FlagSet) {
 	fs.StringVar(&o.tableFormat, "table-format", lake.FormatHive, "the tables' `FORMAT`: hive (Parquet in Hive-style folders, Athena reads them with the DDL of 'marketrail ddl') or iceberg (Apache Iceberg v2 tables in a catalog; see docs/iceberg.md); one format per destination")
-	fs.StringVar(&o.catalog, "catalog", "", "with --table-format iceberg, the Iceberg catalog `SPEC`: "+iceberg.CatalogSpec+" (default for a local --dest: sqlite:DEST/_marketrail/iceberg-catalog.db; an s3:// --dest needs one)")
-	fs.StringVar(&o.database, "database", "", "with --table-format iceberg, the catalog namespace `NAME` (Glue: database) of the tables (default "+iceberg.DefaultNamespace+")")
+	fs.StringVar(&o.catalog, "catalog", "", "with --table-format iceberg, the Iceberg catalog `SPEC`: "+icebergdefaults.CatalogSpec+" (default for a local --dest: sqlite:DEST/_marketrail/iceberg-catalog.db; an s3:// --dest needs one)")
+	fs.StringVar(&o.database, "database", "", "with --table-format iceberg, the catalog namespace `NAME` (Glue: database) of the tables (default "+icebergdefaults.Namespace+")")
 }
 
 // check checks the flags against the destination dest.
@@ -32,7 +33,10 @@ func (o *tableFormatOptions) check(dest string) error {
 		if o.catalog != "" || o.database != "" {
 			return fmt.Errorf("%w: --catalog and --database are for --table-format iceberg", errUsage)
 		}
-	case iceberg.Name:
+	case icebergdefaults.Format:
+		if !icebergBuilt {
+			return fmt.Errorf("%w: --table-format iceberg: this marketrail was built without Iceberg support (-tags noiceberg); use a standard build", errUsage)
+		}
 		if _, _, isS3 := parseS3(dest); isS3 && o.catalog == "" {
 			return fmt.Errorf("%w: --table-format iceberg with an s3:// --dest needs --catalog: glue, rest+https://… or sqlite:FILE (a file on this host)", errUsage)
 		}
@@ -45,7 +49,7 @@ func (o *tableFormatOptions) check(dest string) error {
 // open returns the table format to publish to (nil for Hive) and what closes it; dest is
 // the destination as opened, at location loc (--dest).
 func (o *tableFormatOptions) open(loc string, dest storage.Storage, log *slog.Logger) (lake.Format, func(), error) {
-	if o.tableFormat != iceberg.Name {
+	if o.tableFormat != icebergdefaults.Format {
 		return nil, func() {}, nil
 	}
 	root := dest.String()
@@ -60,9 +64,5 @@ func (o *tableFormatOptions) open(loc string, dest storage.Storage, log *slog.Lo
 			spec = "sqlite:" + filepath.Join(abs, "_marketrail", "iceberg-catalog.db")
 		}
 	}
-	f, err := iceberg.New(iceberg.Config{CatalogSpec: spec, Namespace: o.database, Dest: dest, Root: root, Logger: log})
-	if err != nil {
-		return nil, nil, err
-	}
-	return f, func() { f.Close() }, nil
+	return openIceberg(spec, cmp.Or(o.database, icebergdefaults.Namespace), dest, root, log)
 }

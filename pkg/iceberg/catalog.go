@@ -15,14 +15,16 @@ import (
 	_ "github.com/apache/iceberg-go/catalog/rest" // registers the "rest" catalog type
 	sqlcat "github.com/apache/iceberg-go/catalog/sql"
 	"github.com/aws/aws-sdk-go-v2/config"
-	_ "modernc.org/sqlite" // the SQL catalog's SQLite driver, pure Go
+	_ "modernc.org/sqlite"
+
+	"github.com/marketrail/marketrail/pkg/iceberg/defaults" // the SQL catalog's SQLite driver, pure Go
 )
 
 // DefaultNamespace is the namespace (Glue: database) of the tables unless --database says.
-const DefaultNamespace = "marketrail"
+const DefaultNamespace = defaults.Namespace
 
 // CatalogSpec describes --catalog's forms, for messages.
-const CatalogSpec = "sqlite:FILE, rest+https://HOST/PATH[?PROPERTY=VALUE&…] or glue"
+const CatalogSpec = defaults.CatalogSpec
 
 // OpenCatalog opens the catalog spec names (CatalogSpec):
 //

@@ -6,16 +6,16 @@ import (
 	"time"
 
 	"github.com/apache/iceberg-go/table"
+
+	"github.com/marketrail/marketrail/pkg/iceberg/defaults"
 )
 
-// DefaultRetention is how long snapshots (and the files only they reference) are kept by
-// Expire unless told otherwise: three days of time travel, and well above any publication's
-// time between its uploads and its commit, so that no orphan-file sweep can take the files
-// of a publication in progress.
-const DefaultRetention = 72 * time.Hour
+// DefaultRetention is how long Expire keeps snapshots unless told otherwise (see
+// defaults.Retention).
+const DefaultRetention = defaults.Retention
 
 // MinRetainSnapshots is how many of each table's latest snapshots Expire always keeps.
-const MinRetainSnapshots = 10
+const MinRetainSnapshots = defaults.MinRetainSnapshots
 
 // ExpireResult is what Expire removed from one table.
 type ExpireResult struct {

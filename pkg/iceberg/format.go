@@ -37,6 +37,7 @@ import (
 	"github.com/apache/iceberg-go/table"
 	"github.com/parquet-go/parquet-go"
 
+	"github.com/marketrail/marketrail/pkg/iceberg/defaults"
 	"github.com/marketrail/marketrail/pkg/lake"
 	"github.com/marketrail/marketrail/pkg/marketplace"
 	"github.com/marketrail/marketrail/pkg/storage"
@@ -44,7 +45,7 @@ import (
 )
 
 // Name is the table format's name (--table-format).
-const Name = "iceberg"
+const Name = defaults.Format
 
 // DefaultCommitAttempts is how many times a table's commit of a day is tried before the
 // publication fails (and the day is left for the next run).
