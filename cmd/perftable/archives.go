@@ -105,12 +105,22 @@ func sameConfig(a, b gentrail.Config) bool {
 // build builds a command of the repository as a user would (CGO_ENABLED=0, trimmed) into
 // work and returns its path.
 func build(ctx context.Context, work, pkg string) (string, error) {
-	bin := filepath.Join(work, filepath.Base(pkg))
-	cmd := exec.CommandContext(ctx, "go", "build", "-trimpath", "-o", bin, pkg)
+	return buildTagged(ctx, work, pkg, filepath.Base(pkg), "")
+}
+
+// buildTagged is build with build tags (go build -tags, "" for none) into work/name: -only
+// hive-build builds marketrail a second time with -tags noiceberg, under a name of its own.
+func buildTagged(ctx context.Context, work, pkg, name, tags string) (string, error) {
+	bin := filepath.Join(work, name)
+	args := []string{"build", "-trimpath", "-o", bin}
+	if tags != "" {
+		args = append(args, "-tags", tags)
+	}
+	cmd := exec.CommandContext(ctx, "go", append(args, pkg)...)
 	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
 	cmd.Dir = moduleRoot()
 	if out, err := cmd.CombinedOutput(); err != nil {
-		return "", fmt.Errorf("build %s: %v\n%s", pkg, err, out)
+		return "", fmt.Errorf("build %s (tags %q): %v\n%s", pkg, tags, err, out)
 	}
 	return bin, nil
 }

@@ -12,6 +12,7 @@
 //	go run ./cmd/perftable -only escaped     # the escaped archive alone, no S3
 //	go run ./cmd/perftable -only local       # the large and the escaped archives, no S3
 //	go run ./cmd/perftable -only iceberg     # --table-format iceberg against hive per delivery day
+//	go run ./cmd/perftable -only hive-build  # the Hive path, standard build against -tags noiceberg
 //	go run ./cmd/perftable sizes -lake DIR   # a lake's Parquet bytes per table and column
 //
 // It generates its archives with the repository's generator (internal/gentrail), cached in
@@ -54,6 +55,11 @@
 //     file), then again with nothing changed: time per delivery day, iceberg's extra time
 //     per day, metadata bytes per day, snapshots per table (one per day; none from the run
 //     again).
+//   - hive-build (-only hive-build alone; about 12 s a round, after a second build): the Hive path of marketrail
+//     built as is against the same tree built with -tags noiceberg (without iceberg-go,
+//     whose packages cost every process ~100 ms and ~45 MB at start-up), alternately in each
+//     round: on the large archive on both cores, on the tiny objects from the S3 server at
+//     default settings, and `marketrail version` started 20 times; and the binaries' sizes.
 package main
 
 import (
@@ -95,7 +101,7 @@ func main() {
 	fs.IntVar(&o.workers, "workers", 32, "requests in flight for the tiny-object comparison (marketrail --requests and the fetch floor's concurrency)")
 	fs.StringVar(&o.sweep, "sweep", "1,2,4,8,32,128", "requests in flight (marketrail --requests, the floor's concurrency) of the S3 scaling table")
 	fs.StringVar(&o.plot, "plot", "", "also draw the S3 scaling table as a PNG to this file")
-	fs.StringVar(&o.only, "only", "", "measure only this part: latency (the latency regime, issue 12), memory (peak RSS at default settings on every archive, issue 12), large or escaped (an archive of large files and its targets), local (both), follow (marketrail follow's lag from notification to published rows and its batches' cost at the default --interval, issue 13; about 10 minutes, so never part of the full run), iceberg (--table-format iceberg's cost per delivery day against hive, local and on the S3 server)")
+	fs.StringVar(&o.only, "only", "", "measure only this part: latency (the latency regime, issue 12), memory (peak RSS at default settings on every archive, issue 12), large or escaped (an archive of large files and its targets), local (both), follow (marketrail follow's lag from notification to published rows and its batches' cost at the default --interval, issue 13; about 10 minutes, so never part of the full run), iceberg (--table-format iceberg's cost per delivery day against hive, local and on the S3 server), hive-build (the Hive path and start-up of the standard build against -tags noiceberg, which leaves iceberg-go out)")
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "Usage: go run ./cmd/perftable [flags]\n\nMeasures marketrail against zcat|grep, DuckDB and the S3 fetch floor; prints a markdown table.\n\nFlags:\n")
 		fs.PrintDefaults()
@@ -151,8 +157,10 @@ func run(ctx context.Context, o options) error {
 		return runFollow(ctx, o)
 	case o.only == "iceberg":
 		return runIceberg(ctx, o)
+	case o.only == "hive-build":
+		return runHiveBuild(ctx, o)
 	case o.only != "" && o.only != "large" && o.only != "escaped" && o.only != "local":
-		return fmt.Errorf("-only %q: the parts that run alone are latency, memory, follow, iceberg, large, escaped and local (large and escaped)", o.only)
+		return fmt.Errorf("-only %q: the parts that run alone are latency, memory, follow, iceberg, hive-build, large, escaped and local (large and escaped)", o.only)
 	}
 	s, err := newSuite(ctx, o.work)
 	if err != nil {
