@@ -47,9 +47,12 @@ import (
 // Name is the table format's name (--table-format).
 const Name = defaults.Format
 
-// DefaultCommitAttempts is how many times a table's commit of a day is tried before the
-// publication fails (and the day is left for the next run).
-const DefaultCommitAttempts = 10
+// DefaultCommitTimeout is how long a table's commit of a day is retried, from conflict to
+// conflict, before the publication fails (and the day is left for the next run). Within one
+// process commits to a table take turns, so conflicts come from other processes only —
+// shards of a backfill, follow, a nightly run — and each is retried after a random pause
+// that grows to a few seconds: a few dozen processes committing at once still all land.
+const DefaultCommitTimeout = 5 * time.Minute
 
 // Config is what a Format publishes to.
 type Config struct {
@@ -60,9 +63,9 @@ type Config struct {
 	Namespace   string          // the tables' namespace (Glue: database); "" means DefaultNamespace
 	Dest        storage.Storage // the destination, where the tables' files are
 	// Root is Dest's URL as the tables record it: s3://bucket/prefix or file:///abs/dir.
-	Root           string
-	Logger         *slog.Logger // nil: slog.Default()
-	CommitAttempts int          // 0: DefaultCommitAttempts
+	Root          string
+	Logger        *slog.Logger  // nil: slog.Default()
+	CommitTimeout time.Duration // 0: DefaultCommitTimeout
 	// Tables are the tables published; nil: marketplace.Tables(). (Tests of schema
 	// evolution give others.)
 	Tables []marketplace.Table
@@ -73,7 +76,8 @@ type Format struct {
 	cfg    Config
 	tables map[string]*tableDef
 
-	opened catalog.Catalog // the catalog Prepare opened, for Close
+	opened catalog.Catalog        // the catalog Prepare opened, for Close
+	locks  map[string]*sync.Mutex // by table: its commits in this process take turns
 
 	mu     sync.Mutex
 	staged map[string]ice.DataFile // by key: the data files of publications in progress
@@ -106,11 +110,11 @@ func New(cfg Config) (*Format, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
-	if cfg.CommitAttempts <= 0 {
-		cfg.CommitAttempts = DefaultCommitAttempts
+	if cfg.CommitTimeout <= 0 {
+		cfg.CommitTimeout = DefaultCommitTimeout
 	}
 	cfg.Root = strings.TrimSuffix(cfg.Root, "/")
-	f := &Format{cfg: cfg, tables: map[string]*tableDef{}, staged: map[string]ice.DataFile{}}
+	f := &Format{cfg: cfg, tables: map[string]*tableDef{}, staged: map[string]ice.DataFile{}, locks: map[string]*sync.Mutex{}}
 	if cfg.Tables == nil {
 		cfg.Tables = marketplace.Tables()
 	}
@@ -121,6 +125,7 @@ func New(cfg Config) (*Format, error) {
 		}
 		def.doc = t.Comment
 		f.tables[t.Name] = def
+		f.locks[t.Name] = &sync.Mutex{}
 	}
 	return f, nil
 }
@@ -173,10 +178,12 @@ func (f *Format) ensure(ctx context.Context, def *tableDef, doc string) (*table.
 			catalog.WithPartitionSpec(&spec),
 			catalog.WithLocation(f.cfg.Root+"/"+def.name),
 			catalog.WithProperties(ice.Properties{
-				"format-version":                  "2",
-				"comment":                         doc,
-				"write.format.default":            "parquet",
-				"write.parquet.compression-codec": "zstd",
+				"format-version":                     "2",
+				"comment":                            doc,
+				"write.format.default":               "parquet",
+				"write.parquet.compression-codec":    "zstd",
+				"commit.manifest-merge.enabled":      "true",
+				"commit.manifest.min-count-to-merge": "16",
 			}))
 		if errors.Is(err, catalog.ErrTableAlreadyExists) { // another shard created it first
 			tbl, err = f.cfg.Catalog.LoadTable(ctx, def.ident)
@@ -493,13 +500,20 @@ func (f *Format) commitTable(ctx context.Context, def *tableDef, c lake.Commit) 
 	})
 }
 
-// retry runs attempt until it says it is done, at most CommitAttempts times, waiting a
+// retry runs attempt until it says it is done, for at most CommitTimeout, waiting a
 // little longer each time. attempt computes its change from the table's head each time:
 // every failure is retried — a conflict (another commit moved the head), and an uncertain
-// error, after which the change is computed again and found done if it landed.
+// error, after which the change is computed again and found done if it landed. Attempts on
+// one table take turns within the process (tableName's lock).
 func (f *Format) retry(ctx context.Context, what, tableName string, attempt func() (done bool, err error)) error {
+	mu := f.locks[tableName]
+	mu.Lock()
+	defer mu.Unlock()
 	var last error
-	for n := 1; n <= f.cfg.CommitAttempts; n++ {
+	deadline := time.Now().Add(f.cfg.CommitTimeout)
+	n := 0
+	for {
+		n++
 		if n > 1 {
 			f.cfg.Logger.Info(what+": retrying from the table's new head", "table", tableName, "attempt", n, "error", last.Error())
 			if err := sleep(ctx, backoff(n)); err != nil {
@@ -511,8 +525,10 @@ func (f *Format) retry(ctx context.Context, what, tableName string, attempt func
 			return err
 		}
 		last = err
+		if time.Now().After(deadline) {
+			return fmt.Errorf("%w after %d attempts in %s: %w", ErrCommit, n, f.cfg.CommitTimeout, last)
+		}
 	}
-	return fmt.Errorf("%w after %d attempts: %w", ErrCommit, f.cfg.CommitAttempts, last)
 }
 
 // dayFiles returns the live data files of tbl that delivery day d wrote, by path: those
@@ -537,7 +553,7 @@ func dayFiles(ctx context.Context, tbl *table.Table, d trail.Day) (map[string]ic
 }
 
 func backoff(attempt int) time.Duration {
-	d := min(50*time.Millisecond<<(attempt-2), 2*time.Second)
+	d := min(50*time.Millisecond<<min(attempt-2, 10), 5*time.Second)
 	return d/2 + rand.N(d/2+1)
 }
 
