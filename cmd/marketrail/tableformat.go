@@ -29,7 +29,7 @@ func (o *tableFormatOptions) flags(fs *flag.FlagSet) {
 // check checks the flags against the destination dest.
 func (o *tableFormatOptions) check(dest string) error {
 	switch o.tableFormat {
-	case lake.FormatHive:
+	case lake.FormatHive, "": // "": options made without the flags, in tests
 		if o.catalog != "" || o.database != "" {
 			return fmt.Errorf("%w: --catalog and --database are for --table-format iceberg", errUsage)
 		}
