@@ -142,9 +142,18 @@ func (f *Format) Prepare(ctx context.Context) error {
 		}
 		f.cfg.Catalog, f.opened = cat, cat
 	}
+	// The namespace is looked for first: a database made by an administrator needs no
+	// right to create one.
 	ns := table.Identifier{f.cfg.Namespace}
-	if err := f.cfg.Catalog.CreateNamespace(ctx, ns, ice.Properties{"comment": "AWS Marketplace activity from CloudTrail, written by marketrail"}); err != nil && !errors.Is(err, catalog.ErrNamespaceAlreadyExists) {
-		return fmt.Errorf("create namespace %s: %w", f.cfg.Namespace, err)
+	exists, err := f.cfg.Catalog.CheckNamespaceExists(ctx, ns)
+	if err != nil {
+		return fmt.Errorf("namespace %s: %w", f.cfg.Namespace, err)
+	}
+	if !exists {
+		err := f.cfg.Catalog.CreateNamespace(ctx, ns, ice.Properties{"comment": "AWS Marketplace activity from CloudTrail, written by marketrail"})
+		if err != nil && !errors.Is(err, catalog.ErrNamespaceAlreadyExists) {
+			return fmt.Errorf("create namespace %s: %w", f.cfg.Namespace, err)
+		}
 	}
 	for _, def := range f.tables {
 		tbl, err := f.ensure(ctx, def, def.doc)
