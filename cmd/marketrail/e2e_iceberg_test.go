@@ -238,7 +238,10 @@ func TestIcebergLikeHive(t *testing.T) {
 				}
 				return r
 			}
-			run()
+			rep := runReport(t, run())
+			if rep["table_format"] != "iceberg" || !strings.HasPrefix(fmt.Sprint(rep["catalog"]), "sqlite:") {
+				t.Errorf("the report says table format %v, catalog %v", rep["table_format"], rep["catalog"])
+			}
 			l := lake()
 			sameRows(t, "iceberg run", l.rows(t, columns), want)
 			before, live := snapshots(t, l)

@@ -348,6 +348,15 @@ func (f *Format) ctx(ctx context.Context) context.Context {
 // Name implements lake.Format.
 func (f *Format) Name() string { return Name }
 
+// Catalog is the catalog's spec (--catalog), or its type when it was given as a value; the
+// run report shows it.
+func (f *Format) Catalog() string {
+	if f.cfg.CatalogSpec != "" {
+		return f.cfg.CatalogSpec
+	}
+	return string(f.cfg.Catalog.CatalogType())
+}
+
 // FileSchema implements lake.Format: the data files carry field ids and µs timestamps.
 func (f *Format) FileSchema(row reflect.Type) (*parquet.Schema, error) {
 	for _, def := range f.tables {

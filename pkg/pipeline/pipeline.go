@@ -196,6 +196,12 @@ func Run(ctx context.Context, cfg Config) (*report.Report, error) {
 		From: cfg.From.String(), To: cfg.To.String(), Started: time.Now().UTC(),
 		DryRun: cfg.DryRun, MaxFailed: cfg.MaxFailed,
 	}
+	if cfg.Format != nil {
+		rep.TableFormat = cfg.Format.Name()
+		if c, ok := cfg.Format.(interface{ Catalog() string }); ok {
+			rep.Catalog = c.Catalog()
+		}
+	}
 	if cfg.Shards > 1 {
 		rep.Shard = fmt.Sprintf("%d/%d", cfg.Shard, cfg.Shards)
 	}

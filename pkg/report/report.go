@@ -50,10 +50,13 @@ var ErrNoTrail = errors.New("no trail found")
 
 // Report is the summary of one run.
 type Report struct {
-	Tool          string    `json:"tool"`     // always "marketrail"
-	Version       string    `json:"version"`  // marketrail's version
-	Source        string    `json:"source"`   // where log files were read from
-	Dest          string    `json:"dest"`     // where Parquet was written
+	Tool    string `json:"tool"`    // always "marketrail"
+	Version string `json:"version"` // marketrail's version
+	Source  string `json:"source"`  // where log files were read from
+	Dest    string `json:"dest"`    // where Parquet was written
+	// TableFormat is the tables' format: hive, or iceberg (with the catalog's spec).
+	TableFormat   string    `json:"table_format,omitempty"`
+	Catalog       string    `json:"catalog,omitempty"`
 	From          string    `json:"from"`     // first delivery day of the window, YYYY-MM-DD
 	To            string    `json:"to"`       // last delivery day of the window, YYYY-MM-DD
 	Started       time.Time `json:"started"`  // when the run began (UTC)
