@@ -78,6 +78,9 @@ func canonical(t *testing.T, row string) string {
 type icebergLake struct {
 	catalogDB string // the SQLite file holding the tables' metadata locations
 	namespace string // "" for marketrail's default
+	// metadata, if set, gives a table's metadata location instead (a catalog other than
+	// SQLite's).
+	metadata func(t *testing.T, table string) string
 	// local maps a table file's URI to a local path: the destination itself, or a
 	// download of it.
 	local func(uri string) string
@@ -86,10 +89,14 @@ type icebergLake struct {
 // state reads table's current state, without iceberg-go.
 func (l icebergLake) state(t *testing.T, table string) *icebergread.Table {
 	t.Helper()
-	ns := cmp.Or(l.namespace, "marketrail")
-	loc, err := icebergread.SQLiteMetadataLocation(l.catalogDB, ns, table)
-	if err != nil {
-		t.Fatal(err)
+	var loc string
+	if l.metadata != nil {
+		loc = l.metadata(t, table)
+	} else {
+		var err error
+		if loc, err = icebergread.SQLiteMetadataLocation(l.catalogDB, cmp.Or(l.namespace, "marketrail"), table); err != nil {
+			t.Fatal(err)
+		}
 	}
 	read := func(ctx context.Context, uri string) ([]byte, error) { return os.ReadFile(l.local(uri)) }
 	tbl, err := icebergread.Load(context.Background(), read, loc)
