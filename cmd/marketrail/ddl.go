@@ -3,7 +3,6 @@ package main
 import (
 	"cmp"
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -38,13 +37,8 @@ func ddlCommand(_ context.Context, args []string, stdout, stderr io.Writer) int 
 	database := fs.String("database", "", "the Athena database `NAME` to create the tables in (default: the query's current database; with --table-format iceberg, as given to 'run --database', default "+icebergdefaults.Namespace+")")
 	format := fs.String("table-format", lake.FormatHive, "the tables' `FORMAT`, as given to 'run': hive or iceberg")
 	catalog := fs.String("catalog", "", "with --table-format iceberg, the catalog `SPEC` given to 'run' (glue, rest+https://…, sqlite:FILE)")
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			fmt.Fprintf(stdout, ddlUsage, flagDefaults(fs))
-			return report.ExitOK
-		}
-		fmt.Fprintf(stderr, "marketrail ddl: %v\nRun 'marketrail ddl --help' for usage.\n", parseError(fs, err))
-		return report.ExitUsage
+	if code, done := parseArgs(fs, args, ddlUsage, stdout, stderr); done {
+		return code
 	}
 	switch {
 	case strings.ContainsAny(*database, "`'\" ;"):

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -94,39 +93,22 @@ func followCommand(ctx context.Context, args []string, stdout, stderr io.Writer,
 	fs := flag.NewFlagSet("marketrail follow", flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
 	o.flags(fs)
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			fmt.Fprintf(stdout, followUsage, flagDefaults(fs))
-			return report.ExitOK
-		}
-		fmt.Fprintf(stderr, "marketrail follow: %v\nRun 'marketrail follow --help' for usage.\n", parseError(fs, err))
-		return report.ExitUsage
+	if code, done := parseArgs(fs, args, followUsage, stdout, stderr); done {
+		return code
 	}
 	cfg, err := o.config()
 	if err == nil && fs.NArg() > 0 {
 		err = fmt.Errorf("%w: unexpected argument %q", errUsage, fs.Arg(0))
 	}
 	if err != nil {
-		fmt.Fprintf(stderr, "marketrail follow: %v\nRun 'marketrail follow --help' for usage.\n", strings.TrimPrefix(err.Error(), "usage: "))
-		return report.ExitUsage
+		return usageError(fs, stderr, err)
 	}
-	logFormat := o.logFormat
-	if logFormat == "auto" {
-		logFormat = "json"
-		if isTerminal(stderr) {
-			logFormat = "text"
-		}
-	}
-	log := newLogger(stderr, logFormat, false)
+	log := newLogger(stderr, logFormatFor(o.logFormat, stderr), false)
 	cfg.Job.Logger = log
 	cfg.Job.Version = buildVersion()
 	cfg.Job.LeaseTTL, cfg.Job.LeaseWait = testLease(os.Getenv(leaseEnv))
 	cfg.Job.Hook = testHook(os.Getenv(crashEnv), os.Getenv(panicEnv), os.Getenv(delayEnv))
-	s := &stores{opts: storage.S3Options{Endpoint: o.endpoint, Profile: o.profile, Region: o.region,
-		Conns: cfg.Job.Requests + cfg.Job.Workers + 32*4 + 8, Logger: log}, log: log,
-		sse: storage.WithSSE(o.sse, o.sseKMSKeyID)}
-	s.expectOwner(o.source, o.sourceOwner)
-	s.expectOwner(o.dest, o.destOwner)
+	s := o.stores(cfg.Job.Requests+cfg.Job.Workers+32*4+8, 0, log)
 	defer s.close()
 	err = func() error {
 		if err := s.preflightAll(ctx, [][2]string{{o.source, "--source"}, {o.dest, "--dest"}}); err != nil {

@@ -188,21 +188,15 @@ func runCommand(ctx context.Context, args []string, stdout, stderr io.Writer, si
 	fs := flag.NewFlagSet("marketrail run", flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
 	o.flags(fs)
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			fmt.Fprintf(stdout, runUsage, flagDefaults(fs))
-			return report.ExitOK
-		}
-		fmt.Fprintf(stderr, "marketrail run: %v\nRun 'marketrail run --help' for usage.\n", parseError(fs, err))
-		return report.ExitUsage
+	if code, done := parseArgs(fs, args, runUsage, stdout, stderr); done {
+		return code
 	}
 	cfg, err := o.config(time.Now(), os.Getenv)
 	if err == nil && fs.NArg() > 0 {
 		err = fmt.Errorf("%w: unexpected argument %q", errUsage, fs.Arg(0))
 	}
 	if err != nil {
-		fmt.Fprintf(stderr, "marketrail run: %v\nRun 'marketrail run --help' for usage.\n", strings.TrimPrefix(err.Error(), "usage: "))
-		return report.ExitUsage
+		return usageError(fs, stderr, err)
 	}
 
 	stopProfiles, err := startProfiles(o.cpuProfile, o.memProfile, o.traceFile)
@@ -223,14 +217,7 @@ func runCommand(ctx context.Context, args []string, stdout, stderr io.Writer, si
 		cfg.Progress = bar
 		logTo = bar // logs are written above the bar, never across it
 	}
-	logFormat := o.logFormat
-	if logFormat == "auto" {
-		logFormat = "json"
-		if isTerminal(stderr) {
-			logFormat = "text"
-		}
-	}
-	log := newLogger(logTo, logFormat, showProgress)
+	log := newLogger(logTo, logFormatFor(o.logFormat, stderr), showProgress)
 	cfg.Logger = log
 	cfg.Version = buildVersion()
 	cfg.Hook = testHook(os.Getenv(crashEnv), os.Getenv(panicEnv), os.Getenv(delayEnv))
@@ -251,11 +238,7 @@ func runCommand(ctx context.Context, args []string, stdout, stderr io.Writer, si
 		fmt.Fprintf(stderr, "marketrail run: %v\n", err)
 		return report.ExitUsage
 	}
-	s := &stores{opts: storage.S3Options{Endpoint: o.endpoint, Profile: o.profile, Region: o.region, Conns: conns, Logger: log,
-		ResponseHeaderTimeout: headerTimeout}, log: log,
-		sse: storage.WithSSE(o.sse, o.sseKMSKeyID)}
-	s.expectOwner(o.source, o.sourceOwner)
-	s.expectOwner(o.dest, o.destOwner)
+	s := o.stores(conns, headerTimeout, log)
 	defer s.close()
 	rep, err := func() (*report.Report, error) {
 		if interrupted() != 0 {
@@ -596,6 +579,52 @@ func sameLocation(a, b string) bool {
 	aa, err1 := filepath.Abs(a)
 	bb, err2 := filepath.Abs(b)
 	return err1 == nil && err2 == nil && aa == bb
+}
+
+// stores returns the stores of the run's source and destination: S3 clients keeping conns
+// connections, each request's headers awaited headerTimeout (0: the default), SSE and the
+// buckets' expected owners as the flags say.
+func (o *runOptions) stores(conns int, headerTimeout time.Duration, log *slog.Logger) *stores {
+	s := &stores{opts: storage.S3Options{Endpoint: o.endpoint, Profile: o.profile, Region: o.region, Conns: conns, Logger: log,
+		ResponseHeaderTimeout: headerTimeout}, log: log,
+		sse: storage.WithSSE(o.sse, o.sseKMSKeyID)}
+	s.expectOwner(o.source, o.sourceOwner)
+	s.expectOwner(o.dest, o.destOwner)
+	return s
+}
+
+// parseArgs parses args with fs, named for its command ("marketrail run"): --help prints
+// usage (its %s: the flags) to stdout; a mistake is one line on stderr (usageError). done
+// says the command ends there, with exit status code.
+func parseArgs(fs *flag.FlagSet, args []string, usage string, stdout, stderr io.Writer) (code int, done bool) {
+	err := fs.Parse(args)
+	switch {
+	case err == nil:
+		return 0, false
+	case errors.Is(err, flag.ErrHelp):
+		fmt.Fprintf(stdout, usage, flagDefaults(fs))
+		return report.ExitOK, true
+	}
+	return usageError(fs, stderr, parseError(fs, err)), true
+}
+
+// usageError prints err, a misuse of fs's command, as one line with the hint to --help, and
+// returns the exit status of a usage error.
+func usageError(fs *flag.FlagSet, stderr io.Writer, err error) int {
+	fmt.Fprintf(stderr, "%s: %v\nRun '%s --help' for usage.\n", fs.Name(), strings.TrimPrefix(err.Error(), "usage: "), fs.Name())
+	return report.ExitUsage
+}
+
+// logFormatFor is the log format --log-format format means on stderr: auto is text on a
+// terminal, JSON lines otherwise.
+func logFormatFor(format string, stderr io.Writer) string {
+	if format != "auto" {
+		return format
+	}
+	if isTerminal(stderr) {
+		return "text"
+	}
+	return "json"
 }
 
 // newLogger logs to w in format (text or json). Under a progress bar (quiet) only warnings
