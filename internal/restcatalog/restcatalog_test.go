@@ -341,21 +341,7 @@ func TestConcurrentCommits(t *testing.T) {
 		})
 	}
 	wg.Wait()
-	for i, err := range errs {
-		if err != nil {
-			t.Fatalf("writer %d: %v", i, err)
-		}
-	}
-
-	tbl, err := e.cat.LoadTable(ctx, id)
-	if err != nil {
-		t.Fatal(err)
-	}
-	want := slices.Clone(files)
-	slices.Sort(want)
-	if got := dataFiles(t, tbl); !slices.Equal(got, want) {
-		t.Errorf("files = %v, want %v", got, want)
-	}
+	tbl := e.allWritten(t, id, files, errs)
 	if n := len(tbl.Metadata().Snapshots()); n != writers {
 		t.Errorf("snapshots = %d, want %d", n, writers)
 	}
@@ -397,12 +383,19 @@ func TestConcurrentCommitsClientRetry(t *testing.T) {
 		})
 	}
 	wg.Wait()
+	e.allWritten(t, id, files, errs)
+}
+
+// allWritten checks that no writer failed (errs, one per writer) and that the table id
+// holds exactly files, and returns the table as loaded.
+func (e *env) allWritten(t *testing.T, id table.Identifier, files []string, errs []error) *table.Table {
+	t.Helper()
 	for i, err := range errs {
 		if err != nil {
 			t.Fatalf("writer %d: %v", i, err)
 		}
 	}
-	tbl, err := e.cat.LoadTable(ctx, id)
+	tbl, err := e.cat.LoadTable(context.Background(), id)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -411,6 +404,7 @@ func TestConcurrentCommitsClientRetry(t *testing.T) {
 	if got := dataFiles(t, tbl); !slices.Equal(got, want) {
 		t.Errorf("files = %v, want %v", got, want)
 	}
+	return tbl
 }
 
 func TestErrors(t *testing.T) {
