@@ -36,7 +36,7 @@ import (
 // icebergTables are the tables of an Iceberg destination.
 var icebergTables = []string{"events", "metering_records"}
 
-// lakeRows reads the Hive tables under dir: each table's rows as JSON, sorted, with the
+// hiveRows reads the Hive tables under dir: each table's rows as JSON, sorted, with the
 // columns in the Go definitions' order (the Parquet files' own), without event_date (the
 // folder's, which Iceberg tables have as a partition of event_time instead).
 func hiveRows(t *testing.T, dir string) (rows map[string][]string, columns map[string]string) {

@@ -2,6 +2,7 @@ package iceberg
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -32,11 +33,12 @@ type ExpireResult struct {
 // uploads and its commit) and metadata files of commits that lost a conflict. A follow
 // process committing every minute makes some 1,440 snapshots a day per table; this keeps
 // the tables' metadata, and the work of every later commit, bounded. The day manifests
-// under _marketrail/ are outside the tables' locations and are never touched.
+// under _marketrail/ are outside the tables' locations and are never touched. The Format
+// must have been prepared (a run's or follow's claim of the destination does it once).
 func (f *Format) Expire(ctx context.Context, retention time.Duration) ([]ExpireResult, error) {
 	ctx = f.ctx(ctx)
-	if err := f.Prepare(ctx); err != nil {
-		return nil, err
+	if f.cfg.Catalog == nil {
+		return nil, errors.New("expire snapshots: the Iceberg tables are not prepared (Prepare)")
 	}
 	var out []ExpireResult
 	for _, name := range f.names() {
